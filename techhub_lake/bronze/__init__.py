@@ -1,0 +1,1 @@
+"""The bronze layer: every catalog table extracted from PostgreSQL into partitioned Parquet."""

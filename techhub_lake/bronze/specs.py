@@ -1,0 +1,54 @@
+"""Asset specs of the bronze layer: one per non-excluded catalog table, key bronze/<module>/<table>."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from techhub_lake.bronze.partitions import partitions_for
+from techhub_lake.catalog import Catalog, CatalogTable
+from techhub_lake.catalog.model import format_duration
+
+BRONZE_GROUP = "bronze"
+
+
+def bronze_key(table: CatalogTable) -> dg.AssetKey:
+    """``bronze/<module>/<table>``, e.g. ``bronze/account/user`` for ``account_user``."""
+    return dg.AssetKey(["bronze", table.module, table.short_name])
+
+
+def catalog_metadata(table: CatalogTable) -> dict[str, dg.MetadataValue]:
+    """What the catalog says about a table, shown on its asset in the UI."""
+    metadata: dict[str, dg.MetadataValue] = {
+        "source_table": dg.MetadataValue.text(f"{table.source_schema}.{table.name}"),
+        "strategy": dg.MetadataValue.text(table.strategy.value),
+        "primary_key": dg.MetadataValue.text(", ".join(table.primary_key)),
+        "partitioning": dg.MetadataValue.text(table.partitioning.value),
+        "lookback": dg.MetadataValue.text(format_duration(table.lookback)),
+    }
+    if table.watermark:
+        metadata["watermark"] = dg.MetadataValue.text(table.watermark)
+    if table.freshness is not None:
+        metadata["freshness_target"] = dg.MetadataValue.text(format_duration(table.freshness))
+    if table.pii:
+        metadata["pii_columns"] = dg.MetadataValue.text(", ".join(table.pii))
+    if table.json_columns:
+        metadata["json_columns"] = dg.MetadataValue.json({k: list(v) for k, v in table.json_columns.items()})
+    return metadata
+
+
+def bronze_spec(table: CatalogTable, catalog: Catalog) -> dg.AssetSpec:
+    """The bronze asset spec of one catalog table."""
+    return dg.AssetSpec(
+        key=bronze_key(table),
+        group_name=BRONZE_GROUP,
+        description=f"Raw `{table.name}` ({table.strategy.value} load) as Parquet. {table.description}".strip(),
+        partitions_def=partitions_for(table, catalog),
+        metadata=catalog_metadata(table),
+        kinds={"postgres", "parquet"},
+        tags={"strategy": table.strategy.value, "priority": table.priority, "module": table.module},
+    )
+
+
+def bronze_specs(catalog: Catalog) -> list[dg.AssetSpec]:
+    """One spec per table the lake loads, in catalog order."""
+    return [bronze_spec(table, catalog) for table in catalog.lake_tables]

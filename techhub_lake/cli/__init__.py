@@ -1,0 +1,53 @@
+"""The ``techhub-lake`` command line: the synthetic source, the catalog, refreshes and the UI."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+
+import click
+
+from techhub_lake.catalog import CatalogError
+from techhub_lake.cli.lake_commands import catalog_group, demo_command, refresh_command, ui_command
+from techhub_lake.cli.source_commands import source_group
+from techhub_lake.source.connection import SourceUnavailable
+from techhub_lake.source.generator import SourceNotSynthetic
+
+# Errors a user can fix; shown as one line, without a traceback.
+USER_ERRORS = (CatalogError, SourceUnavailable, SourceNotSynthetic, ValueError)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="techhub-lake")
+def cli() -> None:
+    """techhub-lake: the TechHub PostgreSQL database as a bronze -> silver -> gold lakehouse on Dagster."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+cli.add_command(source_group)
+cli.add_command(catalog_group)
+cli.add_command(refresh_command)
+cli.add_command(ui_command)
+cli.add_command(demo_command)
+
+
+def _terminate(signum, _frame):  # SIGTERM unwinds like Ctrl-C, so `finally` blocks stop servers
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        cli(standalone_mode=True)
+    except KeyboardInterrupt:
+        sys.exit(130)

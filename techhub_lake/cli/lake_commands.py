@@ -1,0 +1,135 @@
+"""``techhub-lake catalog check``, ``refresh``, ``ui`` and ``demo``: running the lake."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from techhub_lake.catalog import load_catalog
+from techhub_lake.catalog.live_check import verify_catalog_against_source
+from techhub_lake.settings import CATALOG_ENV, SOURCE_URL_ENV, STATE_DIR_ENV, state_dir
+from techhub_lake.source.connection import read_only_snapshot, redact
+from techhub_lake.source.embedded import EmbeddedPostgres
+from techhub_lake.source.generator import generated_with, init_source
+
+PROJECT_DAGSTER_YAML = "dagster.yaml"
+
+
+def prepare_dagster_home() -> Path:
+    """Point ``$DAGSTER_HOME`` at ``<state dir>/dagster`` (unless set) with the project's dagster.yaml."""
+    home = Path(os.environ.get("DAGSTER_HOME") or state_dir() / "dagster").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    os.environ.setdefault(STATE_DIR_ENV, str(state_dir()))
+    for candidate in (Path.cwd() / PROJECT_DAGSTER_YAML, Path(__file__).resolve().parents[2] / PROJECT_DAGSTER_YAML):
+        if candidate.is_file():
+            target = home / PROJECT_DAGSTER_YAML
+            if not target.exists() or target.read_bytes() != candidate.read_bytes():
+                shutil.copyfile(candidate, target)
+            break
+    return home
+
+
+@click.group("catalog")
+def catalog_group() -> None:
+    """The table catalog."""
+
+
+@catalog_group.command("check")
+@click.option("--catalog", "catalog_path", type=click.Path(dir_okay=False), envvar=CATALOG_ENV,
+              help="Catalog YAML (default: the packaged one, or $TECHHUB_CATALOG).")
+def catalog_check_command(catalog_path: str | None) -> None:
+    """Validate the catalog, and check it against the live source when one is reachable."""
+    catalog = load_catalog(catalog_path)
+    click.echo(f"{catalog.path}: {len(catalog.tables)} tables, {len(catalog.lake_tables)} loaded into the lake")
+    url = os.environ.get(SOURCE_URL_ENV) or EmbeddedPostgres.default().url()
+    if url is None:
+        click.echo("no source configured or running: live schema check skipped")
+        return
+    with read_only_snapshot(url) as cur:
+        verify_catalog_against_source(catalog, cur)
+    click.echo(f"every table and column the catalog names exists in {redact(url)}")
+
+
+@click.command("refresh")
+@click.option("--select", "selection", default=None, help="Dagster asset selection (default: every asset).")
+def refresh_command(selection: str | None) -> None:
+    """Bring the lake up to date with the source through the Dagster instance (runs show in the UI)."""
+    from techhub_lake.automation.refresh import refresh_lake
+
+    prepare_dagster_home()
+    refresh_lake(selection, echo=click.echo)
+
+
+def run_dagster_ui(port: int) -> int:
+    """Run ``dagster dev`` on 127.0.0.1:``port`` until interrupted, then stop its whole process group."""
+    prepare_dagster_home()
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster) if dagster.exists() else "dagster", "dev", "-m", "techhub_lake.definitions",
+               "-h", "127.0.0.1", "-p", str(port)]
+    click.echo(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops it)")
+    proc = subprocess.Popen(command, start_new_session=True)
+    try:
+        return proc.wait()
+    finally:
+        _stop_process_group(proc)
+
+
+def _stop_process_group(proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    # `dagster dev` in its own session ignores a terminal's Ctrl-C; stop every process it started.
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=timeout)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@click.command("ui")
+@click.option("--port", type=click.IntRange(1024, 65535), default=3000, show_default=True)
+def ui_command(port: int) -> None:
+    """Open the Dagster UI (``dagster dev``) on 127.0.0.1."""
+    sys.exit(run_dagster_ui(port))
+
+
+@click.command("demo")
+@click.option("--scale", type=click.FloatRange(min=0, min_open=True, max=10), default=0.02, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--port", type=click.IntRange(1024, 65535), default=3000, show_default=True)
+@click.option("--no-ui", is_flag=True, help="Stop after the refresh instead of opening the UI.")
+@click.option("--reinit", is_flag=True, help="Regenerate the source even if it exists at this scale and seed.")
+def demo_command(scale: float, seed: int, port: int, no_ui: bool, reinit: bool) -> None:
+    """The whole thing on the embedded default: fill a throwaway PostgreSQL, refresh the lake, open the UI.
+
+    The embedded server is stopped on exit (its data stays for the next run).
+    """
+    from techhub_lake.automation.refresh import refresh_lake
+    from techhub_lake.cli.source_commands import print_init_report
+
+    embedded = None if os.environ.get(SOURCE_URL_ENV) else EmbeddedPostgres.default()
+    try:
+        if embedded is not None:
+            click.echo(f"starting the embedded PostgreSQL in {embedded.data_dir}")
+            url = embedded.start()
+            if reinit or generated_with(url) != (seed, scale):
+                click.echo(f"generating the TechHub source at scale {scale:g}, seed {seed}")
+                print_init_report(init_source(url, scale=scale, seed=seed, progress=lambda line: click.echo(line, err=True)))
+            else:
+                click.echo(f"the source already holds scale {scale:g}, seed {seed}: kept")
+        prepare_dagster_home()
+        refresh_lake(None, echo=click.echo)
+        if not no_ui:
+            run_dagster_ui(port)
+    finally:
+        if embedded is not None and embedded.stop():
+            click.echo("stopped the embedded PostgreSQL")

@@ -1,0 +1,86 @@
+"""``techhub-lake source init|churn|url|stop``: the synthetic TechHub source database."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from techhub_lake.settings import SOURCE_URL_ENV
+from techhub_lake.source.churn import churn_source
+from techhub_lake.source.connection import redact
+from techhub_lake.source.embedded import EmbeddedPostgres
+from techhub_lake.source.generator import init_source
+
+
+def target_source_url() -> str:
+    """``$TECHHUB_SOURCE_URL`` if set, else the embedded server (started if needed)."""
+    configured = os.environ.get(SOURCE_URL_ENV)
+    if configured:
+        return configured
+    embedded = EmbeddedPostgres.default()
+    if not embedded.is_running():
+        click.echo(f"starting the embedded PostgreSQL in {embedded.data_dir}", err=True)
+    return embedded.start()
+
+
+def print_init_report(report) -> None:
+    """The per-table rows and sizes of a fill, and the totals."""
+    click.echo(f"\n{'table':<28} {'rows':>10} {'MB':>10}")
+    for table in sorted(report.rows, key=lambda t: -report.bytes[t]):
+        click.echo(f"{table:<28} {report.rows[table]:>10,} {report.bytes[table] / 1e6:>10.1f}")
+    click.echo(
+        f"{'total':<28} {sum(report.rows.values()):>10,} {report.total_bytes / 1e6:>10.1f}"
+        f"   ({report.seconds:.1f} s, {report.total_bytes / 1e6 / max(report.seconds, 1e-9):.0f} MB/s)"
+    )
+
+
+@click.group("source")
+def source_group() -> None:
+    """The synthetic TechHub source database (embedded unless $TECHHUB_SOURCE_URL is set)."""
+
+
+@source_group.command("init")
+@click.option("--scale", type=click.FloatRange(min=0, min_open=True, max=10), default=0.01, show_default=True,
+              help="1 is the real system's size (~2.5 GB).")
+@click.option("--seed", type=int, default=42, show_default=True, help="Same seed and scale, same data.")
+@click.option("--workers", type=click.IntRange(1, 16), default=2, show_default=True, help="Parallel connections.")
+def init_command(scale: float, seed: int, workers: int) -> None:
+    """Create every TechHub table and fill it deterministically."""
+    url = target_source_url()
+    report = init_source(url, scale=scale, seed=seed, workers=workers, progress=lambda line: click.echo(line, err=True))
+    print_init_report(report)
+    click.echo(f"source: {redact(url)}")
+
+
+@source_group.command("churn")
+@click.option("--seed", type=int, default=1, show_default=True, help="Which rows change (same seed, same batch).")
+@click.option("--migrate", is_flag=True, help="Also apply the next schema migration (adds a column).")
+def churn_command(seed: int, migrate: bool) -> None:
+    """Apply one realistic batch of inserts, updates and deletes to the synthetic source."""
+    report = churn_source(target_source_url(), seed=seed, migrate=migrate)
+    click.echo(f"{'table':<28} {'inserted':>9} {'updated':>9} {'(silent)':>9} {'deleted':>9}")
+    for table, change in sorted(report.changed().items()):
+        click.echo(f"{table:<28} {change.inserted:>9} {change.updated:>9} {change.silent_updates:>9} {change.deleted:>9}")
+    if report.migrated:
+        table, column, sql_type = report.migrated
+        click.echo(f"migration: added {table}.{column} ({sql_type})")
+
+
+@source_group.command("url")
+def url_command() -> None:
+    """Print the URL of the running embedded source (for psql and other tools)."""
+    url = EmbeddedPostgres.default().url()
+    if url is None:
+        raise click.ClickException("no embedded source is running: run `techhub-lake source init`")
+    click.echo(url)
+
+
+@source_group.command("stop")
+def stop_command() -> None:
+    """Stop the embedded source (its data stays in the state directory)."""
+    embedded = EmbeddedPostgres.default()
+    if embedded.stop():
+        click.echo(f"stopped the embedded PostgreSQL in {embedded.data_dir}")
+    else:
+        click.echo("the embedded PostgreSQL was not running")

@@ -1,0 +1,33 @@
+"""Dagster resources, configured from the environment through ``dg.EnvVar``."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from techhub_lake.resources.lake import LakeStorage
+from techhub_lake.resources.source import SourceDatabase
+from techhub_lake.settings import LAKE_ROOT_ENV, SOURCE_URL_ENV, default_lake_root
+
+
+def _env_or(name: str, default: str | None = None) -> dg.EnvVar | str | None:
+    # Only the variable's presence is read here; its value is resolved by Dagster at run time.
+    return dg.EnvVar(name) if os.environ.get(name) else default
+
+
+def build_resources() -> dict[str, dg.ConfigurableResource]:
+    """The resources every asset shares: the source database and the lake storage."""
+    return {
+        "source": SourceDatabase(url=_env_or(SOURCE_URL_ENV)),
+        "lake": LakeStorage(
+            root=_env_or(LAKE_ROOT_ENV, default_lake_root()),
+            s3_endpoint_url=_env_or("AWS_ENDPOINT_URL"),
+            s3_region=_env_or("AWS_REGION"),
+            aws_access_key_id=_env_or("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=_env_or("AWS_SECRET_ACCESS_KEY"),
+        ),
+    }
+
+
+__all__ = ["LakeStorage", "SourceDatabase", "build_resources"]

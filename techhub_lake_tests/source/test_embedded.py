@@ -1,0 +1,71 @@
+"""The embedded PostgreSQL: starts (as root too), listens on no TCP port, and leaves nothing running."""
+
+from __future__ import annotations
+
+import os
+
+import psutil
+import psycopg2
+import pytest
+
+from techhub_lake.source.embedded import EmbeddedPostgres, embedded_source, process_alive
+
+
+def _server_processes(data_dir) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        cmdline = proc.info["cmdline"] or []
+        if proc.info["status"] != psutil.STATUS_ZOMBIE and any(str(data_dir) in part for part in cmdline):
+            found.append(proc)
+    return found
+
+
+def test_starts_serves_and_stops_leaving_nothing_running(tmp_path):
+    server = EmbeddedPostgres(tmp_path / "pg")
+    url = server.start()
+    pid = server.pid()
+    try:
+        conn = psycopg2.connect(url)
+        with conn.cursor() as cur:
+            cur.execute("SELECT current_database(), current_setting('listen_addresses'), current_setting('fsync')")
+            assert cur.fetchone() == ("techhub", "", "off")  # Unix socket only; bulk-load tuning applied
+        conn.close()
+        owner = psutil.Process(pid).username()
+        if os.geteuid() == 0:
+            assert owner != "root", "PostgreSQL must run as an unprivileged user when started by root"
+        assert server.start() == url  # idempotent: attaches to the running server
+    finally:
+        assert server.stop() is True
+    assert not process_alive(pid)
+    assert _server_processes(server.data_dir) == []
+    assert server.url() is None and server.stop() is False
+
+
+def test_context_manager_stops_the_server_even_on_error(tmp_path):
+    data_dir = tmp_path / "pg"
+    with pytest.raises(RuntimeError, match="boom"), embedded_source(data_dir) as url:
+        pid = EmbeddedPostgres(data_dir).pid()
+        psycopg2.connect(url).close()
+        raise RuntimeError("boom")
+    assert not process_alive(pid)
+    assert not data_dir.exists()
+    assert _server_processes(data_dir) == []
+
+
+def test_restart_keeps_the_data(tmp_path):
+    server = EmbeddedPostgres(tmp_path / "pg")
+    url = server.start()
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE kept (v text); INSERT INTO kept VALUES ('Қазақстан 🚀')")
+    conn.close()
+    server.stop()
+    try:
+        conn = psycopg2.connect(server.start())
+        with conn.cursor() as cur:
+            cur.execute("SELECT v FROM kept")
+            assert cur.fetchone() == ("Қазақстан 🚀",)
+        conn.close()
+    finally:
+        server.destroy()

@@ -1,0 +1,88 @@
+"""The `techhub-lake` command line, run as a user runs it: a subprocess with its own state directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from techhub_lake.source.embedded import EmbeddedPostgres, process_alive
+
+CLI = str(Path(sys.executable).with_name("techhub-lake"))
+
+
+def run(args: list[str], state: Path, **env: str) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k not in ("TECHHUB_SOURCE_URL", "DAGSTER_HOME")}
+    environment |= {"TECHHUB_STATE_DIR": str(state), **env}
+    return subprocess.run([CLI, *args], env=environment, capture_output=True, text=True, timeout=600, cwd=state)
+
+
+@pytest.fixture
+def state(tmp_path: Path):
+    yield tmp_path
+    EmbeddedPostgres(tmp_path / "postgres").stop()  # never leave a server behind, even on failure
+
+
+def test_source_lifecycle_through_the_cli(state):
+    init = run(["source", "init", "--scale", "0.002", "--seed", "5"], state)
+    assert init.returncode == 0, init.stderr
+    assert "core_actionlog" in init.stdout and "total" in init.stdout
+    assert "rows" in init.stderr  # progress goes to stderr
+
+    url = run(["source", "url"], state)
+    assert url.returncode == 0 and url.stdout.startswith("postgresql://")
+    pid = EmbeddedPostgres(state / "postgres").pid()
+
+    churn = run(["source", "churn", "--seed", "2", "--migrate"], state)
+    assert churn.returncode == 0, churn.stderr
+    assert "account_user" in churn.stdout and "migration: added account_user.telegram" in churn.stdout
+
+    check = run(["catalog", "check"], state)
+    assert check.returncode == 0, check.stderr
+    assert "every table and column the catalog names exists" in check.stdout
+
+    stop = run(["source", "stop"], state)
+    assert stop.returncode == 0 and "stopped" in stop.stdout
+    assert not process_alive(pid)
+    gone = run(["source", "url"], state)
+    assert gone.returncode == 1
+    assert gone.stderr.strip() == "Error: no embedded source is running: run `techhub-lake source init`"
+
+
+def test_demo_without_ui_fills_refreshes_and_stops_the_server(state):
+    demo = run(["demo", "--no-ui", "--scale", "0.002", "--seed", "9"], state)
+    assert demo.returncode == 0, demo.stderr
+    assert "generating the TechHub source at scale 0.002, seed 9" in demo.stdout
+    assert "stopped the embedded PostgreSQL" in demo.stdout
+    assert not EmbeddedPostgres(state / "postgres").is_running()
+    again = run(["demo", "--no-ui", "--scale", "0.002", "--seed", "9"], state)
+    assert again.returncode == 0 and "already holds scale 0.002, seed 9: kept" in again.stdout
+    assert (state / "dagster" / "dagster.yaml").is_file()  # the instance config the UI will use
+
+
+def test_bad_catalog_is_a_one_line_error(state):
+    bad = state / "bad.yaml"
+    bad.write_text("tables:\n  - name: core_blog\n    module: core\n    strategy: incremental\n")
+    out = run(["catalog", "check", "--catalog", str(bad)], state)
+    assert out.returncode == 1
+    assert out.stderr.strip() == (
+        f"Error: {bad}: table 'core_blog', field 'watermark': strategy 'incremental' needs a watermark column"
+    )
+
+
+def test_dead_source_is_a_one_line_error(state):
+    out = run(["catalog", "check"], state, TECHHUB_SOURCE_URL="postgresql://reader:secret@127.0.0.1:9/techhub")
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("Error: cannot connect to the source database postgresql://reader:***@127.0.0.1:9/techhub")
+    assert "secret" not in out.stderr
+
+
+def test_bad_flag_is_rejected(state):
+    out = run(["source", "init", "--scale", "0"], state)
+    assert out.returncode == 2
+    assert "Invalid value for '--scale'" in out.stderr

@@ -86,3 +86,54 @@ def test_bad_flag_is_rejected(state):
     out = run(["source", "init", "--scale", "0"], state)
     assert out.returncode == 2
     assert "Invalid value for '--scale'" in out.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_demo_opens_the_ui_with_every_bronze_asset_and_ctrl_c_stops_everything(state):
+    import json
+    import signal
+    import time
+    import urllib.request
+
+    port = _free_port()
+    environment = {k: v for k, v in os.environ.items() if k not in ("TECHHUB_SOURCE_URL", "DAGSTER_HOME")}
+    environment["TECHHUB_STATE_DIR"] = str(state)
+    proc = subprocess.Popen([CLI, "demo", "--scale", "0.002", "--port", str(port)], env=environment, cwd=state,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        nodes = None
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/graphql", data=json.dumps(
+                        {"query": "{ assetNodes { assetKey { path } groupName } }"}).encode(),
+                    headers={"Content-Type": "application/json"})
+                nodes = json.load(urllib.request.urlopen(request, timeout=10))["data"]["assetNodes"]
+                break
+            except OSError:
+                time.sleep(1)
+        assert nodes is not None, "the Dagster UI did not come up"
+        from techhub_lake.catalog import load_catalog
+
+        assert len(nodes) == len(load_catalog().lake_tables)
+        assert {n["groupName"] for n in nodes} == {"bronze"}
+        pg_pid = EmbeddedPostgres(state / "postgres").pid()
+        assert pg_pid is not None
+    finally:
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        output = proc.communicate(timeout=60)[0]
+    assert "stopped the embedded PostgreSQL" in output
+    assert not process_alive(pg_pid)
+    import psutil
+
+    leftovers = [p for p in psutil.process_iter(["cmdline"]) if f"-p {port}" in " ".join(p.info["cmdline"] or [])
+                 or str(port) in (p.info["cmdline"] or [])]
+    assert [p for p in leftovers if p.status() != psutil.STATUS_ZOMBIE] == []

@@ -47,6 +47,7 @@ def _terminate(signum, _frame):  # SIGTERM unwinds like Ctrl-C, so `finally` blo
 def main() -> None:
     """Console-script entry point."""
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)  # also when started with SIGINT ignored
     try:
         cli(standalone_mode=True)
     except KeyboardInterrupt:

@@ -74,16 +74,22 @@ def run_dagster_ui(port: int) -> int:
     command = [str(dagster) if dagster.exists() else "dagster", "dev", "-m", "techhub_lake.definitions",
                "-h", "127.0.0.1", "-p", str(port)]
     click.echo(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops it)")
-    proc = subprocess.Popen(command, start_new_session=True)
+    # Own session, so stopping it reaches every process it starts; Ctrl-C restored in the child even
+    # when this process was started with SIGINT ignored (as background jobs are).
+    proc = subprocess.Popen(command, start_new_session=True, preexec_fn=_default_sigint)
     try:
         return proc.wait()
     finally:
         _stop_process_group(proc)
 
 
-def _stop_process_group(proc: subprocess.Popen, timeout: float = 20.0) -> None:
-    # `dagster dev` in its own session ignores a terminal's Ctrl-C; stop every process it started.
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _stop_process_group(proc: subprocess.Popen, timeout: float = 8.0) -> None:
+    # Ask `dagster dev` to stop as Ctrl-C would, then insist; every process it started goes with it.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:

@@ -9,14 +9,19 @@ import os
 
 import dagster as dg
 
-from techhub_lake.bronze.specs import bronze_specs
-from techhub_lake.catalog import load_catalog
+from techhub_lake.bronze.assets import build_bronze_assets
+from techhub_lake.catalog import Catalog, load_catalog
 from techhub_lake.resources import build_resources
 from techhub_lake.settings import CATALOG_ENV
 
-catalog = load_catalog(os.environ.get(CATALOG_ENV) or None)
 
-defs = dg.Definitions(
-    assets=[*bronze_specs(catalog)],
-    resources=build_resources(),
-)
+def build_definitions(catalog: Catalog, resources: dict | None = None) -> dg.Definitions:
+    """The asset graph for a catalog and a set of resources (the environment's, by default)."""
+    return dg.Definitions(
+        assets=[*build_bronze_assets(catalog)],
+        resources=resources or build_resources(),
+    )
+
+
+catalog = load_catalog(os.environ.get(CATALOG_ENV) or None)
+defs = build_definitions(catalog)

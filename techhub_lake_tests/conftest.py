@@ -79,3 +79,47 @@ def query(url: str, sql: str, params: tuple | dict | None = None) -> list[tuple]
     finally:
         conn.rollback()
         conn.close()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[dict[str, str]]:
+    """A real S3-compatible server (moto in server mode) on loopback with a `datalake` bucket.
+    The keys are throwaway values that only this loopback server accepts."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    access = {"endpoint_url": f"http://{host}:{port}", "region": "us-east-1",
+              "access_key_id": "loopback-test", "secret_access_key": "loopback-test"}
+    boto3.client("s3", endpoint_url=access["endpoint_url"], region_name=access["region"],
+                 aws_access_key_id=access["access_key_id"],
+                 aws_secret_access_key=access["secret_access_key"]).create_bucket(Bucket="datalake")
+    yield access
+    server.stop()
+
+
+@pytest.fixture
+def dagster_instance(tmp_path) -> Iterator:
+    """A real Dagster instance (SQLite storage) in a temporary DAGSTER_HOME."""
+    import dagster as dg
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        yield instance
+
+
+def catalog_starting(tmp_path, start_date: str, path: str | None = None):
+    """The packaged catalog with history starting at ``start_date`` (fewer partitions for fast tests)."""
+    import yaml
+
+    from techhub_lake.catalog import load_catalog
+    from techhub_lake.catalog.model import DEFAULT_CATALOG_PATH
+
+    doc = yaml.safe_load(DEFAULT_CATALOG_PATH.read_text(encoding="utf-8"))
+    doc["defaults"]["start_date"] = start_date
+    target = tmp_path / (path or "tables.yaml")
+    target.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return load_catalog(target)

@@ -26,6 +26,14 @@ def state(tmp_path: Path):
     EmbeddedPostgres(tmp_path / "postgres").stop()  # never leave a server behind, even on failure
 
 
+@pytest.fixture
+def recent_catalog(tmp_path: Path) -> str:
+    """The packaged catalog with a history of a few days, so a full refresh is quick."""
+    from techhub_lake_tests.conftest import catalog_starting
+
+    return catalog_starting(tmp_path, "2026-11-15", "recent.yaml").path
+
+
 def test_source_lifecycle_through_the_cli(state):
     init = run(["source", "init", "--scale", "0.002", "--seed", "5"], state)
     assert init.returncode == 0, init.stderr
@@ -52,13 +60,15 @@ def test_source_lifecycle_through_the_cli(state):
     assert gone.stderr.strip() == "Error: no embedded source is running: run `techhub-lake source init`"
 
 
-def test_demo_without_ui_fills_refreshes_and_stops_the_server(state):
-    demo = run(["demo", "--no-ui", "--scale", "0.002", "--seed", "9"], state)
+def test_demo_without_ui_fills_refreshes_and_stops_the_server(state, recent_catalog):
+    demo = run(["demo", "--no-ui", "--scale", "0.002", "--seed", "9"], state, TECHHUB_CATALOG=recent_catalog)
     assert demo.returncode == 0, demo.stderr
     assert "generating the TechHub source at scale 0.002, seed 9" in demo.stdout
+    assert "refresh run 2/2" in demo.stdout
+    assert list((state / "lake" / "bronze" / "techhub" / "core" / "city").rglob("data_*.parquet"))
     assert "stopped the embedded PostgreSQL" in demo.stdout
     assert not EmbeddedPostgres(state / "postgres").is_running()
-    again = run(["demo", "--no-ui", "--scale", "0.002", "--seed", "9"], state)
+    again = run(["demo", "--no-ui", "--scale", "0.002", "--seed", "9"], state, TECHHUB_CATALOG=recent_catalog)
     assert again.returncode == 0 and "already holds scale 0.002, seed 9: kept" in again.stdout
     assert (state / "dagster" / "dagster.yaml").is_file()  # the instance config the UI will use
 
@@ -96,7 +106,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_demo_opens_the_ui_with_every_bronze_asset_and_ctrl_c_stops_everything(state):
+def test_demo_opens_the_ui_with_every_bronze_asset_and_ctrl_c_stops_everything(state, recent_catalog):
     import json
     import signal
     import time
@@ -105,22 +115,31 @@ def test_demo_opens_the_ui_with_every_bronze_asset_and_ctrl_c_stops_everything(s
     port = _free_port()
     environment = {k: v for k, v in os.environ.items() if k not in ("TECHHUB_SOURCE_URL", "DAGSTER_HOME")}
     environment["TECHHUB_STATE_DIR"] = str(state)
+    environment["TECHHUB_CATALOG"] = recent_catalog
+    log = open(state / "demo.log", "w")  # a file, not a pipe: dagster dev logs more than a pipe buffers
     proc = subprocess.Popen([CLI, "demo", "--scale", "0.002", "--port", str(port)], env=environment, cwd=state,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=log, stderr=subprocess.STDOUT, text=True)
+    def graphql(text: str) -> dict:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": text}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        return json.load(urllib.request.urlopen(request, timeout=10))["data"]
+
     try:
         nodes = None
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and proc.poll() is None:
             try:
-                request = urllib.request.Request(
-                    f"http://127.0.0.1:{port}/graphql", data=json.dumps(
-                        {"query": "{ assetNodes { assetKey { path } groupName } }"}).encode(),
-                    headers={"Content-Type": "application/json"})
-                nodes = json.load(urllib.request.urlopen(request, timeout=10))["data"]["assetNodes"]
+                nodes = graphql("{ assetNodes { assetKey { path } groupName } }")["assetNodes"]
                 break
             except OSError:
                 time.sleep(1)
         assert nodes is not None, "the Dagster UI did not come up"
+        succeeded = []
+        while time.monotonic() < deadline and len(succeeded) < 2:  # the refresh's runs show in the UI
+            runs = graphql("{ runsOrError { ... on Runs { results { runId status } } } }")["runsOrError"]["results"]
+            succeeded = [r for r in runs if r["status"] == "SUCCESS"]
+            time.sleep(1)
+        assert len(succeeded) == 2
         from techhub_lake.catalog import load_catalog
 
         assert len(nodes) == len(load_catalog().lake_tables)
@@ -129,7 +148,9 @@ def test_demo_opens_the_ui_with_every_bronze_asset_and_ctrl_c_stops_everything(s
         assert pg_pid is not None
     finally:
         proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
-        output = proc.communicate(timeout=60)[0]
+        proc.wait(timeout=60)
+        log.close()
+        output = (state / "demo.log").read_text()
     assert "stopped the embedded PostgreSQL" in output
     assert not process_alive(pg_pid)
     import psutil

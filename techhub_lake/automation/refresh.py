@@ -1,10 +1,37 @@
-"""`techhub-lake refresh`: bring the lake up to date through the Dagster instance, so runs show in the UI."""
+"""`techhub-lake refresh`: bring the lake up to date through the Dagster instance, so runs show in the UI.
+
+On an empty lake every partition is loaded; afterwards a daily asset re-reads its lookback window
+(today and the days before it, for rows committed late) plus any partition still missing. Assets
+that need the same range share one run, and each run covers its whole range in one extraction
+per asset (the bronze assets' single-run backfill policy).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import dagster as dg
+
+from techhub_lake.bronze.specs import bronze_key
+from techhub_lake.catalog import Catalog
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+@dataclass(frozen=True)
+class RefreshRun:
+    """One run of a refresh: the assets it materializes and, for partitioned ones, the key range."""
+
+    keys: tuple[dg.AssetKey, ...]
+    partition_range: tuple[str, str] | None = None
+
+    def describe(self) -> str:
+        span = f"partitions {self.partition_range[0]} .. {self.partition_range[1]}" if self.partition_range else "snapshot"
+        return f"{len(self.keys)} asset(s), {span}"
 
 
 def selected_materializable_keys(defs: dg.Definitions, selection: str | None) -> list[dg.AssetKey]:
@@ -17,22 +44,60 @@ def selected_materializable_keys(defs: dg.Definitions, selection: str | None) ->
     return [key for key in graph.toposorted_asset_keys if key in keys]
 
 
-def refresh_lake(selection: str | None, echo: Callable[[str], None] = print) -> list[dg.AssetKey]:
-    """Materialize what the selection covers; returns the asset keys it ran."""
-    from techhub_lake.definitions import defs
+def _partition_range(partitions_def: dg.PartitionsDefinition, done: set[str], lookback: dt.timedelta,
+                     now: dt.datetime | None) -> tuple[str, str]:
+    keys = partitions_def.get_partition_keys(current_time=now)
+    last = keys[-1]
+    lookback_start = (dt.date.fromisoformat(last) - dt.timedelta(days=lookback.days)).isoformat()
+    first_missing = next((k for k in keys if k not in done), last)
+    return max(keys[0], min(first_missing, lookback_start)), last
 
-    keys = selected_materializable_keys(defs, selection)
-    if not keys:
-        echo("nothing to materialize: the selection has no materializable assets "
-             "(the bronze assets are declared; their extraction is not built yet)")
-        return []
-    instance = dg.DagsterInstance.get()
-    result = dg.materialize(
-        [defs.resolve_assets_def(key) for key in keys],
-        instance=instance,
-        resources=defs.resources,
-        selection=keys,
-    )
-    if not result.success:
-        raise RuntimeError("refresh failed; see the run in the Dagster UI")
-    return keys
+
+def plan_refresh(defs: dg.Definitions, catalog: Catalog, instance: dg.DagsterInstance, selection: str | None = None,
+                 now: dt.datetime | None = None) -> list[RefreshRun]:
+    """The runs that bring the selected assets up to date, grouped by partition range."""
+    lookbacks = {bronze_key(t): t.lookback for t in catalog.lake_tables}
+    groups: dict[tuple[str, str] | None, list[dg.AssetKey]] = {}
+    for key in selected_materializable_keys(defs, selection):
+        partitions_def = defs.resolve_assets_def(key).partitions_def
+        if partitions_def is None:
+            groups.setdefault(None, []).append(key)
+            continue
+        done = set(instance.get_materialized_partitions(key))
+        span = _partition_range(partitions_def, done, lookbacks.get(key, dt.timedelta(0)), now)
+        groups.setdefault(span, []).append(key)
+    return [RefreshRun(tuple(keys), span) for span, keys in groups.items()]
+
+
+def refresh_lake(
+    selection: str | None = None,
+    echo: Callable[[str], None] = print,
+    *,
+    defs: dg.Definitions | None = None,
+    catalog: Catalog | None = None,
+    instance: dg.DagsterInstance | None = None,
+) -> list[RefreshRun]:
+    """Plan and execute a refresh; raises if a run fails (its error is in the run's logs in the UI)."""
+    if defs is None or catalog is None:
+        from techhub_lake import definitions
+
+        defs, catalog = defs or definitions.defs, catalog or definitions.catalog
+    instance = instance or dg.DagsterInstance.get()
+    plan = plan_refresh(defs, catalog, instance, selection)
+    if not plan:
+        echo("nothing to materialize: the selection has no materializable assets")
+    for number, run in enumerate(plan, start=1):
+        echo(f"refresh run {number}/{len(plan)}: {run.describe()}")
+        tags = {RANGE_START_TAG: run.partition_range[0], RANGE_END_TAG: run.partition_range[1]} if run.partition_range else {}
+        started = time.monotonic()
+        result = dg.materialize(
+            [defs.resolve_assets_def(key) for key in run.keys],
+            instance=instance,
+            selection=list(run.keys),
+            tags=tags | {"techhub/trigger": "refresh"},
+            raise_on_error=False,
+        )
+        if not result.success:
+            raise RuntimeError(f"refresh run {result.run_id} failed; see it in the Dagster UI")
+        echo(f"  done in {time.monotonic() - started:.1f} s (run {result.run_id})")
+    return plan

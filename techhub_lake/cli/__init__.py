@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 
 import click
 
 from techhub_lake.catalog import CatalogError
 from techhub_lake.cli.lake_commands import catalog_group, demo_command, refresh_command, ui_command
+from techhub_lake.cli.signals import install_stop_signals
 from techhub_lake.cli.source_commands import source_group
 from techhub_lake.source.connection import SourceUnavailable
 from techhub_lake.source.generator import SourceNotSynthetic
@@ -40,14 +40,9 @@ cli.add_command(ui_command)
 cli.add_command(demo_command)
 
 
-def _terminate(signum, _frame):  # SIGTERM unwinds like Ctrl-C, so `finally` blocks stop servers
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main() -> None:
     """Console-script entry point."""
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGINT, _terminate)  # also when started with SIGINT ignored
+    install_stop_signals()
     try:
         cli(standalone_mode=True)
     except KeyboardInterrupt:

@@ -7,11 +7,13 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
 
 from techhub_lake.catalog import load_catalog
+from techhub_lake.cli.signals import install_stop_signals
 from techhub_lake.catalog.live_check import verify_catalog_against_source
 from techhub_lake.settings import CATALOG_ENV, SOURCE_URL_ENV, STATE_DIR_ENV, state_dir
 from techhub_lake.source.connection import read_only_snapshot, redact
@@ -67,27 +69,48 @@ def refresh_command(selection: str | None) -> None:
     refresh_lake(selection, echo=click.echo)
 
 
-def run_dagster_ui(port: int) -> int:
-    """Run ``dagster dev`` on 127.0.0.1:``port`` until interrupted, then stop its whole process group."""
+def start_dagster_ui(port: int) -> subprocess.Popen:
+    """Start ``dagster dev`` on 127.0.0.1:``port`` in its own process group (stop it with ``stop_dagster_ui``)."""
     prepare_dagster_home()
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster) if dagster.exists() else "dagster", "dev", "-m", "techhub_lake.definitions",
                "-h", "127.0.0.1", "-p", str(port)]
-    click.echo(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops it)")
     # Own session, so stopping it reaches every process it starts; Ctrl-C restored in the child even
     # when this process was started with SIGINT ignored (as background jobs are).
-    proc = subprocess.Popen(command, start_new_session=True, preexec_fn=_default_sigint)
+    return subprocess.Popen(command, start_new_session=True, preexec_fn=_default_sigint)
+
+
+def wait_until_serving(port: int, proc: subprocess.Popen, timeout: float = 180.0) -> None:
+    """Block until the webserver answers on ``port`` (or fail if it exits or takes too long)."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise click.ClickException(f"dagster dev exited with code {proc.returncode} before serving")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2).close()
+            return
+        except OSError:
+            time.sleep(1)
+    raise click.ClickException(f"the Dagster UI did not answer on 127.0.0.1:{port} within {timeout:.0f} s")
+
+
+def run_dagster_ui(port: int) -> int:
+    """Run ``dagster dev`` until interrupted, then stop its whole process group."""
+    proc = start_dagster_ui(port)
+    click.echo(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops it)")
     try:
         return proc.wait()
     finally:
-        _stop_process_group(proc)
+        stop_dagster_ui(proc)
 
 
 def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _stop_process_group(proc: subprocess.Popen, timeout: float = 8.0) -> None:
+def stop_dagster_ui(proc: subprocess.Popen, timeout: float = 8.0) -> None:
     # Ask `dagster dev` to stop as Ctrl-C would, then insist; every process it started goes with it.
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
         try:
@@ -123,6 +146,7 @@ def demo_command(scale: float, seed: int, port: int, no_ui: bool, reinit: bool) 
     from techhub_lake.cli.source_commands import print_init_report
 
     embedded = None if os.environ.get(SOURCE_URL_ENV) else EmbeddedPostgres.default()
+    ui = None
     try:
         if embedded is not None:
             click.echo(f"starting the embedded PostgreSQL in {embedded.data_dir}")
@@ -133,9 +157,17 @@ def demo_command(scale: float, seed: int, port: int, no_ui: bool, reinit: bool) 
             else:
                 click.echo(f"the source already holds scale {scale:g}, seed {seed}: kept")
         prepare_dagster_home()
-        refresh_lake(None, echo=click.echo)
         if not no_ui:
-            run_dagster_ui(port)
+            ui = start_dagster_ui(port)
+            wait_until_serving(port, ui)
+            click.echo(f"Dagster UI on http://127.0.0.1:{port}: the refresh's runs appear under Runs as they go")
+        refresh_lake(None, echo=click.echo)
+        install_stop_signals()  # Dagster's in-process runs swap signal handlers; make Ctrl-C ours again
+        if ui is not None:
+            click.echo(f"the lake is up to date; the UI stays on http://127.0.0.1:{port} until Ctrl-C")
+            ui.wait()
     finally:
+        if ui is not None:
+            stop_dagster_ui(ui)
         if embedded is not None and embedded.stop():
             click.echo("stopped the embedded PostgreSQL")

@@ -5,6 +5,12 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import Field
 
+from techhub_lake.lake.storage import LakeFiles, S3Access
+
+
+class LakeUnavailable(RuntimeError):
+    """The lake root cannot be used (no such bucket, endpoint down, bad URL); says which and where."""
+
 
 class LakeStorage(dg.ConfigurableResource):
     """The lake root (``/path/to/lake`` or ``s3://bucket[/prefix]``) and, for S3, how to reach it.
@@ -23,6 +29,31 @@ class LakeStorage(dg.ConfigurableResource):
         """Whether the lake is on S3 rather than local disk."""
         return self.root.startswith("s3://")
 
-    def path(self, *parts: str) -> str:
-        """The location of ``parts`` under the lake root, as a local path or an s3:// URL."""
-        return "/".join([self.root.rstrip("/"), *(p.strip("/") for p in parts)])
+    def files(self) -> LakeFiles:
+        """The lake's files; for S3 the bucket is checked first, so a wrong root fails with a clear message."""
+        try:
+            lake = LakeFiles(self.root, S3Access(self.s3_endpoint_url, self.s3_region, self.aws_access_key_id,
+                                                 self.aws_secret_access_key))
+        except ValueError as exc:
+            raise LakeUnavailable(str(exc)) from None
+        if lake.is_s3:
+            self._check_bucket(lake.base.split("/", 1)[0])
+        return lake
+
+    def _check_bucket(self, bucket: str) -> None:
+        # Dagster's own S3 integration gives the boto3 client; pyarrow's errors for a missing bucket are cryptic.
+        from botocore.exceptions import BotoCoreError, ClientError
+        from dagster_aws.s3 import S3Resource
+
+        client = S3Resource(
+            endpoint_url=self.s3_endpoint_url,
+            region_name=self.s3_region or "us-east-1",
+            aws_access_key_id=self.aws_access_key_id,
+            aws_secret_access_key=self.aws_secret_access_key,
+            max_attempts=2,
+        ).get_client()
+        try:
+            client.head_bucket(Bucket=bucket)
+        except (BotoCoreError, ClientError) as exc:
+            where = self.s3_endpoint_url or "AWS S3"
+            raise LakeUnavailable(f"lake root {self.root}: bucket '{bucket}' is not reachable at {where}: {exc}") from None

@@ -1,0 +1,163 @@
+"""The bronze assets: one factory turns every catalog table into a materializable Dagster asset.
+
+A daily-partitioned asset extracts whatever range of partitions its run covers in one query
+(``BackfillPolicy.single_run``: a backfill of a month is one run and one query, not thirty); a
+full-load asset writes today's snapshot. Every asset queries the source inside the
+``techhub_source`` concurrency pool and is retried with backoff when the source is unreachable.
+"""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from techhub_lake.bronze.extract import DayWindow, Extraction, extract_days, extract_snapshot
+from techhub_lake.bronze.metadata_log import SchemaVersion, append_extraction_log, record_schema_version
+from techhub_lake.bronze.specs import bronze_key, bronze_spec
+from techhub_lake.catalog import Catalog, CatalogError, CatalogTable
+from techhub_lake.lake.layout import EXTRACTION_LOGS, SCHEMA_VERSIONS, bronze_table_dir
+from techhub_lake.lake.storage import LakeFiles
+from techhub_lake.resources import LakeStorage, SourceDatabase
+
+SOURCE_POOL = "techhub_source"
+SOURCE_RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+PREVIEW_CHARS = 40
+
+
+def day_windows(partitions_def: dg.TimeWindowPartitionsDefinition, window: dg.TimeWindow) -> list[DayWindow]:
+    """The daily partitions inside a run's time window, with their exact bounds in the lake's zone."""
+    days = []
+    for key in partitions_def.get_partition_keys_in_time_window(window):
+        bounds = partitions_def.time_window_for_partition_key(key)
+        days.append(DayWindow(dt.date.fromisoformat(key), bounds.start, bounds.end))
+    return days
+
+
+def markdown_preview(extraction: Extraction) -> str:
+    """The first rows as a markdown table, long values cut short."""
+    if extraction.preview is None or extraction.preview.num_rows == 0:
+        return "_no rows_"
+    names = extraction.preview.column_names
+
+    def cell(value: object) -> str:
+        text = "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
+        return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
+
+    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+    lines += ["| " + " | ".join(cell(row[n]) for n in names) + " |" for row in extraction.preview.to_pylist()]
+    return "\n".join(lines)
+
+
+def bronze_metadata(extraction: Extraction, version: SchemaVersion, lake: LakeFiles,
+                    days: list[DayWindow] | None) -> dict[str, dg.MetadataValue]:
+    """What a materialization reports in the UI: rows, bytes, files, watermarks, schema, paths, preview."""
+    table = extraction.table
+    metadata: dict[str, dg.MetadataValue] = {
+        "rows": dg.MetadataValue.int(extraction.rows),
+        "bytes": dg.MetadataValue.int(extraction.bytes),
+        "files_written": dg.MetadataValue.int(len(extraction.files)),
+        "files_removed": dg.MetadataValue.int(len(extraction.removed)),
+        "duration_s": dg.MetadataValue.float(round(extraction.seconds, 3)),
+        "path": dg.MetadataValue.path(lake.uri(bronze_table_dir(table))),
+        "dagster/column_schema": dg.MetadataValue.table_schema(dg.TableSchema(columns=[
+            dg.TableColumn(c.name, c.describe()) for c in extraction.columns])),
+        "schema_version": dg.MetadataValue.int(version.version),
+        "schema_changed": dg.MetadataValue.bool(version.is_new),
+        "preview": dg.MetadataValue.md(markdown_preview(extraction)),
+        "query": dg.MetadataValue.text(extraction.query),
+        "metadata_tables": dg.MetadataValue.text(f"{lake.uri(SCHEMA_VERSIONS)}, {lake.uri(EXTRACTION_LOGS)}"),
+    }
+    if days is not None:
+        metadata["partitions"] = dg.MetadataValue.text(
+            days[0].day.isoformat() if len(days) == 1 else f"{days[0].day.isoformat()} .. {days[-1].day.isoformat()}")
+        metadata["days_with_rows"] = dg.MetadataValue.int(len(extraction.files))
+        if len(days) == 1:
+            metadata["dagster/row_count"] = dg.MetadataValue.int(extraction.rows)
+    else:
+        metadata["dagster/row_count"] = dg.MetadataValue.int(extraction.rows)
+    if extraction.watermark_min is not None:
+        metadata["watermark_min"] = dg.MetadataValue.timestamp(extraction.watermark_min)
+        metadata["watermark_max"] = dg.MetadataValue.timestamp(extraction.watermark_max)
+    shown = extraction.files[:20]
+    listing = "\n".join(f"- `{lake.uri(f.path)}` ({f.rows:,} rows, {f.bytes:,} B)" for f in shown)
+    if len(extraction.files) > len(shown):
+        listing += f"\n- … and {len(extraction.files) - len(shown):,} more"
+    metadata["files"] = dg.MetadataValue.md(listing or "_none_")
+    return metadata
+
+
+def _log_record(context: dg.AssetExecutionContext, table: CatalogTable, started: dt.datetime,
+                days: list[DayWindow] | None, snapshot_day: dt.date | None) -> dict:
+    first = days[0].day if days else snapshot_day
+    last = days[-1].day if days else snapshot_day
+    return {
+        "table": table.name, "asset_key": bronze_key(table).to_user_string(), "run_id": context.run.run_id,
+        "strategy": table.strategy.value, "partition_start": first.isoformat() if first else None,
+        "partition_end": last.isoformat() if last else None, "started_at": started, "status": "failed",
+        "rows": 0, "bytes": 0, "files": 0, "removed_files": 0,
+    }
+
+
+def materialize_bronze(context: dg.AssetExecutionContext, table: CatalogTable, catalog: Catalog,
+                       source: SourceDatabase, lake_storage: LakeStorage) -> dg.MaterializeResult:
+    """Extract the run's partitions (or today's snapshot) of one table and record what happened."""
+    started = dt.datetime.now(dt.UTC)
+    lake = lake_storage.files()
+    partitions_def = context.assets_def.partitions_def
+    days = day_windows(partitions_def, context.partition_time_window) if partitions_def else None
+    snapshot_day = None if days else dt.datetime.now(ZoneInfo(catalog.defaults.timezone)).date()
+    record = _log_record(context, table, started, days, snapshot_day)
+    options = {"catalog_path": catalog.path, "application_name": f"techhub-lake bronze {table.name}",
+               "statement_timeout_ms": source.statement_timeout_ms,
+               "on_batch": lambda batches, rows: batches % 50 == 0 and context.log.info(f"{rows:,} rows read")}
+    try:
+        url = source.resolved_url()
+        if days is not None:
+            context.log.info(f"extracting {table.name}: {len(days)} day(s) {days[0].day} .. {days[-1].day}")
+            extraction = extract_days(url, lake, table, days, **options)
+        else:
+            context.log.info(f"extracting {table.name}: snapshot of {snapshot_day}")
+            extraction = extract_snapshot(url, lake, table, snapshot_day, **options)
+    except Exception as exc:
+        record |= {"finished_at": dt.datetime.now(dt.UTC), "error": str(exc).splitlines()[0] if str(exc) else repr(exc)}
+        try:
+            append_extraction_log(lake, record)
+        except Exception as log_exc:  # the lake may be what failed; the run's own error matters more
+            context.log.warning(f"could not record the failed extraction: {log_exc}")
+        if isinstance(exc, CatalogError):
+            raise dg.Failure(description=str(exc), allow_retries=False) from None
+        raise
+    version = record_schema_version(lake, table.name, extraction.columns, context.run.run_id)
+    if version.is_new and version.version > 1:
+        context.log.warning(f"{table.name}: schema changed, now version {version.version}")
+    append_extraction_log(lake, record | {
+        "status": "success", "rows": extraction.rows, "bytes": extraction.bytes, "files": len(extraction.files),
+        "removed_files": len(extraction.removed), "watermark_min": extraction.watermark_min,
+        "watermark_max": extraction.watermark_max, "schema_version": version.version,
+        "finished_at": extraction.finished_at, "error": None,
+    })
+    context.log.info(f"{table.name}: {extraction.rows:,} rows, {extraction.bytes:,} bytes in "
+                     f"{len(extraction.files)} file(s), {len(extraction.removed)} emptied day(s) removed")
+    return dg.MaterializeResult(metadata=bronze_metadata(extraction, version, lake, days))
+
+
+def build_bronze_asset(table: CatalogTable, catalog: Catalog) -> dg.AssetsDefinition:
+    """The bronze asset of one catalog table."""
+    spec = bronze_spec(table, catalog)
+
+    @dg.multi_asset(
+        name=f"bronze_{table.name}",
+        specs=[spec],
+        pool=SOURCE_POOL,
+        retry_policy=SOURCE_RETRY,
+        backfill_policy=dg.BackfillPolicy.single_run() if spec.partitions_def is not None else None,
+    )
+    def _bronze(context: dg.AssetExecutionContext, source: SourceDatabase, lake: LakeStorage) -> dg.MaterializeResult:
+        return materialize_bronze(context, table, catalog, source, lake)
+
+    return _bronze
+
+
+def build_bronze_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
+    """One bronze asset per table the lake loads, in catalog order."""
+    return [build_bronze_asset(table, catalog) for table in catalog.lake_tables]

@@ -1,0 +1,121 @@
+"""The lake's own records of bronze (seed 000's ``_metadata/``), as Delta tables beside the data:
+
+- ``schema_versions``: each table's columns and types, a new version whenever they change;
+- ``extraction_logs``: one record per extraction, failed ones included.
+
+Delta (delta-rs) gives atomic, concurrent appends on local disk and S3 alike, and both tables are
+queryable with any Delta reader (polars, DuckDB, Spark).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from techhub_lake.bronze.arrow_types import SourceColumn
+from techhub_lake.lake.layout import EXTRACTION_LOGS, SCHEMA_VERSIONS
+from techhub_lake.lake.storage import LakeFiles
+
+_TS = pa.timestamp("us", tz="UTC")
+
+SCHEMA_VERSIONS_SCHEMA = pa.schema([
+    ("table", pa.string()),
+    ("version", pa.int32()),
+    ("fingerprint", pa.string()),
+    ("columns", pa.string()),  # JSON list of {name, source_type, bronze_type}
+    ("column_count", pa.int32()),
+    ("detected_at", _TS),
+    ("run_id", pa.string()),
+])
+
+EXTRACTION_LOGS_SCHEMA = pa.schema([
+    ("table", pa.string()),
+    ("asset_key", pa.string()),
+    ("run_id", pa.string()),
+    ("strategy", pa.string()),
+    ("partition_start", pa.string()),
+    ("partition_end", pa.string()),
+    ("rows", pa.int64()),
+    ("bytes", pa.int64()),
+    ("files", pa.int32()),
+    ("removed_files", pa.int32()),
+    ("watermark_min", _TS),
+    ("watermark_max", _TS),
+    ("schema_version", pa.int32()),
+    ("started_at", _TS),
+    ("finished_at", _TS),
+    ("status", pa.string()),  # success | failed
+    ("error", pa.string()),
+])
+
+
+@dataclass(frozen=True)
+class SchemaVersion:
+    """The version of a table's schema that an extraction saw."""
+
+    version: int
+    is_new: bool
+    fingerprint: str
+
+
+def schema_fingerprint(columns: list[SourceColumn]) -> tuple[str, str]:
+    """A stable hash of the columns (names, source and bronze types) and their JSON description."""
+    described = [{"name": c.name, "source_type": c.describe().split(" -> ")[0], "bronze_type": str(c.arrow_type())}
+                 for c in columns]
+    text = json.dumps(described, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16], text
+
+
+def _read(lake: LakeFiles, relative: str, table: str) -> pa.Table | None:
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        delta = DeltaTable(lake.uri(relative), storage_options=lake.storage_options())
+    except TableNotFoundError:
+        return None
+    return delta.to_pyarrow_table(filters=[("table", "=", table)])
+
+
+def _append(lake: LakeFiles, relative: str, rows: pa.Table) -> None:
+    from deltalake import write_deltalake
+
+    write_deltalake(lake.uri(relative), rows, mode="append", storage_options=lake.storage_options())
+
+
+def record_schema_version(lake: LakeFiles, table: str, columns: list[SourceColumn], run_id: str) -> SchemaVersion:
+    """Compare the columns with the table's latest recorded schema; record a new version if they differ."""
+    fingerprint, described = schema_fingerprint(columns)
+    history = _read(lake, SCHEMA_VERSIONS, table)
+    latest = None
+    if history is not None and history.num_rows:
+        latest = max(history.to_pylist(), key=lambda r: r["version"])
+        if latest["fingerprint"] == fingerprint:
+            return SchemaVersion(latest["version"], False, fingerprint)
+    version = 1 if latest is None else latest["version"] + 1
+    row = {"table": table, "version": version, "fingerprint": fingerprint, "columns": described,
+           "column_count": len(columns), "detected_at": dt.datetime.now(dt.UTC), "run_id": run_id}
+    _append(lake, SCHEMA_VERSIONS, pa.Table.from_pylist([row], schema=SCHEMA_VERSIONS_SCHEMA))
+    return SchemaVersion(version, True, fingerprint)
+
+
+def append_extraction_log(lake: LakeFiles, record: dict) -> None:
+    """Append one extraction's record (see ``EXTRACTION_LOGS_SCHEMA`` for the fields)."""
+    row = {name: record.get(name) for name in EXTRACTION_LOGS_SCHEMA.names}
+    _append(lake, EXTRACTION_LOGS, pa.Table.from_pylist([row], schema=EXTRACTION_LOGS_SCHEMA))
+
+
+def read_extraction_logs(lake: LakeFiles, table: str) -> list[dict]:
+    """Every extraction record of one table, oldest first."""
+    rows = _read(lake, EXTRACTION_LOGS, table)
+    return [] if rows is None else sorted(rows.to_pylist(), key=lambda r: r["started_at"])
+
+
+def read_schema_versions(lake: LakeFiles, table: str) -> list[dict]:
+    """Every schema version of one table, oldest first."""
+    rows = _read(lake, SCHEMA_VERSIONS, table)
+    return [] if rows is None else sorted(rows.to_pylist(), key=lambda r: r["version"])

@@ -1,0 +1,22 @@
+"""Where things live in the lake (seed 000's layout): ``bronze/techhub/<module>/<table>/year=YYYY/month=MM/``."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from techhub_lake.catalog import CatalogTable
+
+BRONZE_ROOT = "bronze/techhub"
+METADATA_ROOT = f"{BRONZE_ROOT}/_metadata"
+SCHEMA_VERSIONS = f"{METADATA_ROOT}/schema_versions"
+EXTRACTION_LOGS = f"{METADATA_ROOT}/extraction_logs"
+
+
+def bronze_table_dir(table: CatalogTable) -> str:
+    """``bronze/techhub/<module>/<table>``: everything bronze holds of one source table."""
+    return f"{BRONZE_ROOT}/{table.module}/{table.short_name}"
+
+
+def bronze_file(table: CatalogTable, day: dt.date) -> str:
+    """The file of one day: a daily partition, or the snapshot taken that day."""
+    return f"{bronze_table_dir(table)}/year={day:%Y}/month={day:%m}/data_{day:%Y%m%d}.parquet"

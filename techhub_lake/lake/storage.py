@@ -1,0 +1,128 @@
+"""Files in the lake, on local disk or S3 (MinIO) through the same pyarrow filesystem calls.
+
+Writes are atomic: a file is written under a hidden temporary name in its final directory and
+published with one move (a rename locally, a server-side copy on S3), so readers see the previous
+good file or the new one, never a partial one. A temporary name starts with "." and does not end
+in ".parquet", so neither Hive-style readers nor ``*.parquet`` globs ever pick it up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import posixpath
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pyarrow.fs as pafs
+
+
+@dataclass(frozen=True)
+class S3Access:
+    """How to reach an S3-compatible endpoint; values come from the environment via Dagster resources."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+
+
+class LakeFiles:
+    """The lake root as a pyarrow filesystem plus a base path inside it."""
+
+    def __init__(self, root: str, s3: S3Access | None = None) -> None:
+        self.root = root.rstrip("/")
+        self._s3 = s3 or S3Access()
+        if self.root.startswith("s3://"):
+            parsed = urlparse(self.root)
+            if not parsed.netloc:
+                raise ValueError(f"lake root {root!r} has no bucket (expected s3://bucket[/prefix])")
+            self.base = f"{parsed.netloc}{parsed.path}".rstrip("/")
+            endpoint = self._s3.endpoint_url
+            scheme = urlparse(endpoint).scheme if endpoint else "https"
+            self.fs: pafs.FileSystem = pafs.S3FileSystem(
+                endpoint_override=endpoint,
+                scheme=scheme or "https",
+                region=self._s3.region or "us-east-1",
+                access_key=self._s3.access_key_id,
+                secret_key=self._s3.secret_access_key,
+                allow_bucket_creation=False,
+            )
+        elif "://" in self.root and not self.root.startswith("file://"):
+            raise ValueError(f"lake root {root!r}: only a local directory or s3://bucket[/prefix] is supported")
+        else:
+            local = Path(self.root.removeprefix("file://")).expanduser().resolve()
+            self.base = local.as_posix()
+            self.fs = pafs.LocalFileSystem()
+
+    @property
+    def is_s3(self) -> bool:
+        return isinstance(self.fs, pafs.S3FileSystem)
+
+    def path(self, relative: str) -> str:
+        """The path of ``relative`` inside the filesystem (what pyarrow calls take)."""
+        return posixpath.join(self.base, relative.strip("/"))
+
+    def uri(self, relative: str) -> str:
+        """A URI a person or another tool can use: ``s3://bucket/...`` or an absolute local path."""
+        return f"s3://{self.path(relative)}" if self.is_s3 else self.path(relative)
+
+    def storage_options(self) -> dict[str, str]:
+        """The same location's settings for delta-rs (deltalake), which does not use pyarrow's filesystem."""
+        if not self.is_s3:
+            return {}
+        options = {"AWS_REGION": self._s3.region or "us-east-1", "conditional_put": "etag"}
+        if self._s3.endpoint_url:
+            options["AWS_ENDPOINT_URL"] = self._s3.endpoint_url
+            if self._s3.endpoint_url.startswith("http://"):
+                options["AWS_ALLOW_HTTP"] = "true"
+        if self._s3.access_key_id:
+            options["AWS_ACCESS_KEY_ID"] = self._s3.access_key_id
+        if self._s3.secret_access_key:
+            options["AWS_SECRET_ACCESS_KEY"] = self._s3.secret_access_key
+        return options
+
+    def exists(self, relative: str) -> bool:
+        return self.fs.get_file_info(self.path(relative)).type == pafs.FileType.File
+
+    def size(self, relative: str) -> int:
+        return int(self.fs.get_file_info(self.path(relative)).size or 0)
+
+    def list_files(self, relative_dir: str) -> list[str]:
+        """Published files under a directory (recursively), relative to the lake root, sorted."""
+        selector = pafs.FileSelector(self.path(relative_dir), recursive=True, allow_not_found=True)
+        prefix = self.base + "/"
+        return sorted(
+            info.path.removeprefix(prefix)
+            for info in self.fs.get_file_info(selector)
+            if info.type == pafs.FileType.File and not posixpath.basename(info.path).startswith(".")
+        )
+
+    def delete(self, relative: str) -> bool:
+        """Remove a published file (one atomic step); False if there was none."""
+        if not self.exists(relative):
+            return False
+        self.fs.delete_file(self.path(relative))
+        return True
+
+    @contextlib.contextmanager
+    def atomic_writer(self, relative: str) -> Iterator[pafs.NativeFile]:
+        """Yield a stream for ``relative``; the file appears under its name only if the block succeeds."""
+        final = self.path(relative)
+        directory, name = posixpath.split(final)
+        temporary = posixpath.join(directory, f".{name}.tmp-{uuid.uuid4().hex}")
+        if not self.is_s3:
+            self.fs.create_dir(directory, recursive=True)
+        stream = self.fs.open_output_stream(temporary)
+        try:
+            yield stream
+            stream.close()
+            self.fs.move(temporary, final)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                stream.close()
+            with contextlib.suppress(Exception):
+                self.fs.delete_file(temporary)
+            raise

@@ -34,6 +34,7 @@ class LakeFiles:
 
     def __init__(self, root: str, s3: S3Access | None = None) -> None:
         self.root = root.rstrip("/")
+        self._made_dirs: set[str] = set()
         self._s3 = s3 or S3Access()
         if self.root.startswith("s3://"):
             parsed = urlparse(self.root)
@@ -113,8 +114,9 @@ class LakeFiles:
         final = self.path(relative)
         directory, name = posixpath.split(final)
         temporary = posixpath.join(directory, f".{name}.tmp-{uuid.uuid4().hex}")
-        if not self.is_s3:
+        if not self.is_s3 and directory not in self._made_dirs:
             self.fs.create_dir(directory, recursive=True)
+            self._made_dirs.add(directory)
         stream = self.fs.open_output_stream(temporary)
         try:
             yield stream

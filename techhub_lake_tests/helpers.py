@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import psycopg2
 
+from techhub_lake.source.introspection import single_column_keys
+
 
 def table_fingerprints(url: str, tables: list[str] | None = None) -> dict[str, str]:
     """md5 over every row's text, in primary-key order, per public table: equal fingerprints,
@@ -11,17 +13,7 @@ def table_fingerprints(url: str, tables: list[str] | None = None) -> dict[str, s
     conn = psycopg2.connect(url)
     try:
         with conn.cursor() as cur:
-            cur.execute(
-                """
-                SELECT c.relname, a.attname
-                FROM pg_index i
-                JOIN pg_class c ON c.oid = i.indrelid
-                JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
-                JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0]
-                WHERE i.indisprimary
-                """
-            )
-            keys = dict(cur.fetchall())
+            keys = single_column_keys(cur)
             result = {}
             for table in sorted(tables or keys):
                 cur.execute(

@@ -144,6 +144,22 @@ def source_columns(cur, table: CatalogTable, catalog_path: str) -> list[SourceCo
     return columns
 
 
+@dataclass(frozen=True)
+class _ReadPlan:
+    """What both kinds of extraction need before reading: live columns, bronze schema, select list."""
+
+    columns: list[SourceColumn]
+    schema: pa.Schema
+    select: str
+    dictionary: list[str]
+
+
+def _read_plan(cur, table: CatalogTable, catalog_path: str) -> _ReadPlan:
+    columns = source_columns(cur, table, catalog_path)
+    return _ReadPlan(columns, bronze_schema(columns), ", ".join(c.select_expression() for c in columns),
+                     dictionary_columns(columns))
+
+
 def _prefetch(batches: Iterable[pa.RecordBatch], cancel: Callable[[], None], depth: int = 2) -> Iterator[pa.RecordBatch]:
     """Read the next batches in a thread while the caller compresses and writes (both release the
     GIL), holding at most ``depth`` batches. If the caller stops early, the query is cancelled."""
@@ -343,12 +359,10 @@ def extract_days(
         raise ValueError(f"extract_days needs days and a watermark ({table.name})")
     started = dt.datetime.now(dt.UTC)
     with arrow_snapshot(url, application_name=application_name, statement_timeout_ms=statement_timeout_ms) as cur:
-        columns = source_columns(cur, table, catalog_path)
-        schema = bronze_schema(columns)
-        dictionary = dictionary_columns(columns)
+        plan = _read_plan(cur, table, catalog_path)
+        columns, schema, select, dictionary = plan.columns, plan.schema, plan.select, plan.dictionary
         watermark = next(c for c in columns if c.name == table.watermark)
         naive = watermark.udt_name == "timestamp"
-        select = ", ".join(c.select_expression() for c in columns)
         order = ", ".join(f'"{k}"' for k in (table.watermark, *table.primary_key))
         query = (
             f"SELECT {select} FROM {table.qualified_name} WHERE {watermark.quoted} >= {_literal(days[0].start, naive)} "
@@ -414,14 +428,13 @@ def extract_snapshot(
     an empty file: the snapshot says the table was empty that day)."""
     started = dt.datetime.now(dt.UTC)
     with arrow_snapshot(url, application_name=application_name, statement_timeout_ms=statement_timeout_ms) as cur:
-        columns = source_columns(cur, table, catalog_path)
-        schema = bronze_schema(columns)
-        select = ", ".join(c.select_expression() for c in columns)
+        plan = _read_plan(cur, table, catalog_path)
+        schema = plan.schema
         order = ", ".join(f'"{k}"' for k in table.primary_key)
-        query = f"SELECT {select} FROM {table.qualified_name} ORDER BY {order}"
-        extraction = Extraction(table=table, columns=columns, query=query, started_at=started)
+        query = f"SELECT {plan.select} FROM {table.qualified_name} ORDER BY {order}"
+        extraction = Extraction(table=table, columns=plan.columns, query=query, started_at=started)
         encoders = _Encoders(workers=1)
-        target = _DayFile(lake, bronze_file(table, day), day, schema, dictionary_columns(columns), encoders)
+        target = _DayFile(lake, bronze_file(table, day), day, schema, plan.dictionary, encoders)
         try:
             for count, raw in enumerate(_prefetch(_stream(cur, query, batch_size_hint, table), cur.adbc_cancel), start=1):
                 batch = normalize_batch(raw, schema)

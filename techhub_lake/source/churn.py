@@ -21,6 +21,7 @@ import psycopg2.extensions
 
 from techhub_lake.source.connection import connect
 from techhub_lake.source.generator import HELPER_SCHEMA, install_helpers
+from techhub_lake.source.introspection import single_column_keys
 
 # Columns added by successive `--migrate` runs (table, column, type); after these, generic ones.
 MIGRATIONS = [
@@ -227,21 +228,6 @@ def _limits(counts: dict[str, int]) -> dict[str, int]:
     return limits
 
 
-def _key_columns(cur: psycopg2.extensions.cursor) -> dict[str, str]:
-    """Single-column primary key of every public table."""
-    cur.execute(
-        """
-        SELECT c.relname, a.attname
-        FROM pg_index i
-        JOIN pg_class c ON c.oid = i.indrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
-        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0]
-        WHERE i.indisprimary AND i.indnatts = 1
-        """
-    )
-    return dict(cur.fetchall())
-
-
 def _has_column(cur: psycopg2.extensions.cursor, table: str, column: str) -> bool:
     cur.execute(
         "SELECT 1 FROM information_schema.columns WHERE table_schema = 'public' AND table_name = %s AND column_name = %s",
@@ -293,7 +279,7 @@ def churn_source(url: str, *, seed: int, migrate: bool = False, at: dt.datetime 
                 raise RuntimeError("the source was not made by `techhub-lake source init`; churn only changes synthetic data")
             install_helpers(cur, seed)
             cur.execute(f"SET LOCAL search_path = public, {HELPER_SCHEMA}")
-            keys = _key_columns(cur)
+            keys = single_column_keys(cur)
             limits = _limits(_row_counts(cur))
             _snapshot(cur, keys)
             params = {"at": at, "seed": int(seed)}

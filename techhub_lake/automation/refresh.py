@@ -57,16 +57,22 @@ def plan_refresh(defs: dg.Definitions, catalog: Catalog, instance: dg.DagsterIns
                  now: dt.datetime | None = None) -> list[RefreshRun]:
     """The runs that bring the selected assets up to date, grouped by partition range."""
     lookbacks = {bronze_key(t): t.lookback for t in catalog.lake_tables}
-    groups: dict[tuple[str, str] | None, list[dg.AssetKey]] = {}
+    graph = defs.resolve_asset_graph()
+    # A run per layer (asset group) and partition range; layers run in dependency order, so silver
+    # reads what this refresh's bronze runs wrote.
+    groups: dict[tuple[str, tuple[str, str] | None], list[dg.AssetKey]] = {}
     for key in selected_materializable_keys(defs, selection):
-        partitions_def = defs.resolve_assets_def(key).partitions_def
-        if partitions_def is None:
-            groups.setdefault(None, []).append(key)
-            continue
-        done = set(instance.get_materialized_partitions(key))
-        span = _partition_range(partitions_def, done, lookbacks.get(key, dt.timedelta(0)), now)
-        groups.setdefault(span, []).append(key)
-    return [RefreshRun(tuple(keys), span) for span, keys in groups.items()]
+        assets_def = defs.resolve_assets_def(key)
+        partitions_def = assets_def.partitions_def
+        span = None
+        if partitions_def is not None:
+            done = set(instance.get_materialized_partitions(key))
+            span = _partition_range(partitions_def, done, lookbacks.get(key, dt.timedelta(0)), now)
+        layer = graph.get(key).group_name or "default"
+        groups.setdefault((layer, span), []).append(key)
+    order = {key: index for index, key in enumerate(graph.toposorted_asset_keys)}
+    runs = sorted(groups.items(), key=lambda item: min(order[k] for k in item[1]))
+    return [RefreshRun(tuple(keys), span) for (_, span), keys in runs]
 
 
 def refresh_lake(

@@ -7,6 +7,7 @@ full-load asset writes today's snapshot. Every asset queries the source inside t
 """
 
 import datetime as dt
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -86,58 +87,64 @@ def bronze_metadata(extraction: Extraction, version: SchemaVersion, lake: LakeFi
     return metadata
 
 
-def _log_record(context: dg.AssetExecutionContext, table: CatalogTable, started: dt.datetime,
-                days: list[DayWindow] | None, snapshot_day: dt.date | None) -> dict:
+def extract_and_record(url: str, lake: LakeFiles, table: CatalogTable, catalog: Catalog, *,
+                       days: list[DayWindow] | None, snapshot_day: dt.date | None, run_id: str,
+                       asset_key: str = "", statement_timeout_ms: int | None = None, on_batch=None,
+                       log: Callable[[str], None] = lambda _: None) -> tuple[Extraction, SchemaVersion]:
+    """Extract days (or a snapshot) and record it in the lake: a schema version and an extraction log
+    record, failed extractions included. What the bronze asset runs, and what silver reads back."""
+    started = dt.datetime.now(dt.UTC)
     first = days[0].day if days else snapshot_day
     last = days[-1].day if days else snapshot_day
-    return {
-        "table": table.name, "asset_key": bronze_key(table).to_user_string(), "run_id": context.run.run_id,
-        "strategy": table.strategy.value, "partition_start": first.isoformat() if first else None,
-        "partition_end": last.isoformat() if last else None, "started_at": started, "status": "failed",
-        "rows": 0, "bytes": 0, "files": 0, "removed_files": 0,
+    record = {
+        "table": table.name, "asset_key": asset_key or bronze_key(table).to_user_string(), "run_id": run_id,
+        "strategy": table.strategy.value, "partition_start": first.isoformat(), "partition_end": last.isoformat(),
+        "started_at": started, "status": "failed", "rows": 0, "bytes": 0, "files": 0, "removed_files": 0,
     }
-
-
-def materialize_bronze(context: dg.AssetExecutionContext, table: CatalogTable, catalog: Catalog,
-                       source: SourceDatabase, lake_storage: LakeStorage) -> dg.MaterializeResult:
-    """Extract the run's partitions (or today's snapshot) of one table and record what happened."""
-    started = dt.datetime.now(dt.UTC)
-    lake = lake_storage.files()
-    partitions_def = context.assets_def.partitions_def
-    days = day_windows(partitions_def, context.partition_time_window) if partitions_def else None
-    snapshot_day = None if days else dt.datetime.now(ZoneInfo(catalog.defaults.timezone)).date()
-    record = _log_record(context, table, started, days, snapshot_day)
     options = {"catalog_path": catalog.path, "application_name": f"techhub-lake bronze {table.name}",
-               "statement_timeout_ms": source.statement_timeout_ms,
-               "on_batch": lambda batches, rows: batches % 50 == 0 and context.log.info(f"{rows:,} rows read")}
+               "statement_timeout_ms": statement_timeout_ms, "on_batch": on_batch}
     try:
-        url = source.resolved_url()
         if days is not None:
-            context.log.info(f"extracting {table.name}: {len(days)} day(s) {days[0].day} .. {days[-1].day}")
+            log(f"extracting {table.name}: {len(days)} day(s) {days[0].day} .. {days[-1].day}")
             extraction = extract_days(url, lake, table, days, **options)
         else:
-            context.log.info(f"extracting {table.name}: snapshot of {snapshot_day}")
+            log(f"extracting {table.name}: snapshot of {snapshot_day}")
             extraction = extract_snapshot(url, lake, table, snapshot_day, **options)
     except Exception as exc:
         record |= {"finished_at": dt.datetime.now(dt.UTC), "error": str(exc).splitlines()[0] if str(exc) else repr(exc)}
         try:
             append_extraction_log(lake, record)
         except Exception as log_exc:  # the lake may be what failed; the run's own error matters more
-            context.log.warning(f"could not record the failed extraction: {log_exc}")
-        if isinstance(exc, CatalogError):
-            raise dg.Failure(description=str(exc), allow_retries=False) from None
+            log(f"could not record the failed extraction: {log_exc}")
         raise
-    version = record_schema_version(lake, table.name, extraction.columns, context.run.run_id)
+    version = record_schema_version(lake, table.name, extraction.columns, run_id)
     if version.is_new and version.version > 1:
-        context.log.warning(f"{table.name}: schema changed, now version {version.version}")
+        log(f"{table.name}: schema changed, now version {version.version}")
     append_extraction_log(lake, record | {
         "status": "success", "rows": extraction.rows, "bytes": extraction.bytes, "files": len(extraction.files),
         "removed_files": len(extraction.removed), "watermark_min": extraction.watermark_min,
         "watermark_max": extraction.watermark_max, "schema_version": version.version,
         "finished_at": extraction.finished_at, "error": None,
     })
-    context.log.info(f"{table.name}: {extraction.rows:,} rows, {extraction.bytes:,} bytes in "
-                     f"{len(extraction.files)} file(s), {len(extraction.removed)} emptied day(s) removed")
+    log(f"{table.name}: {extraction.rows:,} rows, {extraction.bytes:,} bytes in {len(extraction.files)} file(s), "
+        f"{len(extraction.removed)} emptied day(s) removed")
+    return extraction, version
+
+
+def materialize_bronze(context: dg.AssetExecutionContext, table: CatalogTable, catalog: Catalog,
+                       source: SourceDatabase, lake_storage: LakeStorage) -> dg.MaterializeResult:
+    """Extract the run's partitions (or today's snapshot) of one table and record what happened."""
+    lake = lake_storage.files()
+    partitions_def = context.assets_def.partitions_def
+    days = day_windows(partitions_def, context.partition_time_window) if partitions_def else None
+    snapshot_day = None if days else dt.datetime.now(ZoneInfo(catalog.defaults.timezone)).date()
+    try:
+        extraction, version = extract_and_record(
+            source.resolved_url(), lake, table, catalog, days=days, snapshot_day=snapshot_day,
+            run_id=context.run.run_id, statement_timeout_ms=source.statement_timeout_ms, log=context.log.info,
+            on_batch=lambda batches, rows: batches % 50 == 0 and context.log.info(f"{rows:,} rows read"))
+    except CatalogError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
     return dg.MaterializeResult(metadata=bronze_metadata(extraction, version, lake, days))
 
 

@@ -1,0 +1,1 @@
+"""The silver layer: current-state Delta tables of every source table (later: JSON unpacked, SCD2 dimensions)."""

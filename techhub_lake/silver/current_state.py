@@ -1,0 +1,219 @@
+"""Silver current state: one row per primary key, the latest version, rows deleted in the source gone.
+
+Each refresh merges only the bronze files landed since the last one (Delta MERGE), keeps per key
+the version with the latest watermark (ties: the later extraction, as seed 001's
+``ROW_NUMBER() OVER (PARTITION BY id ORDER BY updated_at DESC)``), and drops the keys that a cheap
+primary-key listing of the source no longer has (logged as tombstones). Upserts, deletes and the
+new bronze cursor land in one Delta commit, so a crash never leaves them out of step. A full-load
+table is simply replaced by its latest snapshot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import TableNotFoundError
+
+from techhub_lake.bronze.extract import arrow_snapshot
+from techhub_lake.catalog import CatalogTable, Partitioning
+from techhub_lake.lake.storage import LakeFiles
+from techhub_lake.silver.bronze_changes import EXTRACTED_AT, bronze_changes, read_bronze
+
+SILVER_ROOT = "silver/techhub"
+TOMBSTONES = f"{SILVER_ROOT}/_tombstones"
+CURSOR_KEY = "techhub.bronze_cursor"
+DELETED = "_deleted"
+ROW_HASH = "_row_hash"  # of the source columns: an unchanged row re-extracted is not rewritten
+FILES_PER_MERGE = 300  # bounds memory on a first load of thousands of daily files
+
+TOMBSTONE_SCHEMA = pa.schema([("table", pa.string()), ("key", pa.string()), ("deleted_at", pa.timestamp("us", tz="UTC")),
+                              ("run_id", pa.string())])
+
+
+def silver_table_path(table: CatalogTable) -> str:
+    """``silver/techhub/<module>/<table>``."""
+    return f"{SILVER_ROOT}/{table.module}/{table.short_name}"
+
+
+@dataclass
+class MergeOutcome:
+    """What one refresh of a silver current-state table did."""
+
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    rows: int = 0
+    version: int | None = None
+    files_read: int = 0
+    rows_read: int = 0
+    cursor: dt.datetime | None = None
+    replaced: bool = False
+    deleted_keys: list = field(default_factory=list)
+
+
+def _open(lake: LakeFiles, relative: str) -> DeltaTable | None:
+    try:
+        return DeltaTable(lake.uri(relative), storage_options=lake.storage_options())
+    except TableNotFoundError:
+        return None
+
+
+def silver_cursor(lake: LakeFiles, table: CatalogTable) -> dt.datetime | None:
+    """The bronze extraction time the silver table has merged up to (from its own commit log)."""
+    delta = _open(lake, silver_table_path(table))
+    if delta is None:
+        return None
+    for commit in delta.history():  # newest first
+        value = commit.get(CURSOR_KEY)
+        if value:
+            return dt.datetime.fromisoformat(value)
+    return None
+
+
+def latest_versions(rows: pl.DataFrame, table: CatalogTable) -> pl.DataFrame:
+    """One row per key: the latest watermark, then the latest extraction (deterministic), with a
+    hash of its source columns."""
+    order = [c for c in (table.watermark, EXTRACTED_AT) if c and c in rows.columns]
+    source_columns = [c for c in rows.columns if c != EXTRACTED_AT]
+    return (
+        rows.sort([*order, *table.primary_key])
+        .unique(subset=list(table.primary_key), keep="last", maintain_order=True)
+        .with_columns(pl.struct(source_columns).hash(seed=0).reinterpret(signed=True).alias(ROW_HASH))
+    )
+
+
+def source_keys(url: str, table: CatalogTable, statement_timeout_ms: int | None) -> pl.DataFrame:
+    """Every primary key the source has now: an index-only read in a read-only snapshot."""
+    keys = ", ".join(f'"{k}"' for k in table.primary_key)
+    with arrow_snapshot(url, application_name=f"techhub-lake silver keys {table.name}",
+                        statement_timeout_ms=statement_timeout_ms) as cur:
+        cur.execute(f"SELECT {keys} FROM {table.qualified_name}")
+        return pl.from_arrow(cur.fetch_arrow_table())
+
+
+def _key_predicate(table: CatalogTable) -> str:
+    return " AND ".join(f"t.`{k}` = s.`{k}`" for k in table.primary_key)
+
+
+def _newer_predicate(table: CatalogTable) -> str:
+    wm = f"`{table.watermark}`"
+    return (f"NOT s.{DELETED} AND (t.{ROW_HASH} IS NULL OR s.{ROW_HASH} <> t.{ROW_HASH}) AND "
+            f"(t.{wm} IS NULL OR s.{wm} > t.{wm} OR (s.{wm} = t.{wm} AND s.{EXTRACTED_AT} >= t.{EXTRACTED_AT}))")
+
+
+def _merge(lake: LakeFiles, path: str, table: CatalogTable, source: pl.DataFrame,
+           cursor: dt.datetime | None) -> dict:
+    metadata = {CURSOR_KEY: cursor.isoformat()} if cursor else {}
+    delta = _open(lake, path)
+    arrow = source.to_arrow()
+    if delta is None:
+        write_deltalake(lake.uri(path), arrow.drop_columns([DELETED]).filter(pc.invert(arrow[DELETED])),
+                        mode="error", storage_options=lake.storage_options(),
+                        commit_properties=CommitProperties(custom_metadata=metadata))
+        return {"num_target_rows_inserted": int(pc.sum(pc.invert(arrow[DELETED])).as_py() or 0)}
+    return (
+        delta.merge(arrow, predicate=_key_predicate(table), source_alias="s", target_alias="t", merge_schema=True,
+                    commit_properties=CommitProperties(custom_metadata=metadata))
+        .when_matched_delete(predicate=f"s.{DELETED}")
+        .when_matched_update_all(predicate=_newer_predicate(table), except_cols=[DELETED])
+        .when_not_matched_insert_all(predicate=f"NOT s.{DELETED}", except_cols=[DELETED])
+        .execute()
+    )
+
+
+def _current_keys(lake: LakeFiles, path: str, table: CatalogTable) -> pl.DataFrame:
+    delta = _open(lake, path)
+    if delta is None:
+        return pl.DataFrame()
+    return pl.from_arrow(delta.to_pyarrow_table(columns=list(table.primary_key)))
+
+
+def merge_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, run_id: str = "",
+                        statement_timeout_ms: int | None = None) -> MergeOutcome:
+    """Bring ``silver/<module>/<table>`` up to date with bronze and with the source's deletes."""
+    path = silver_table_path(table)
+    changes = bronze_changes(lake, table, silver_cursor(lake, table))
+    outcome = MergeOutcome(files_read=len(changes.files), cursor=changes.cursor)
+    if table.partitioning == Partitioning.SNAPSHOT:
+        return _replace_with_snapshot(lake, path, table, changes, outcome)
+
+    chunks = [changes.files[i:i + FILES_PER_MERGE] for i in range(0, len(changes.files), FILES_PER_MERGE)] or [[]]
+    for number, files in enumerate(chunks, start=1):
+        last = number == len(chunks)
+        rows = latest_versions(read_bronze(lake, files), table) if files else None
+        outcome.rows_read += 0 if rows is None else rows.height
+        if not last:
+            if rows is not None:
+                metrics = _merge(lake, path, table, rows.with_columns(pl.lit(False).alias(DELETED)), None)
+                outcome.inserted += metrics.get("num_target_rows_inserted", 0)
+                outcome.updated += metrics.get("num_target_rows_updated", 0)
+            continue
+        # the last merge also removes what the source no longer has, and records the cursor
+        live = source_keys(url, table, statement_timeout_ms)
+        known = _current_keys(lake, path, table)
+        if rows is not None:
+            known = pl.concat([known, rows.select(table.primary_key)], how="vertical_relaxed") if known.width else rows.select(table.primary_key)
+        gone = known.unique().join(live, on=list(table.primary_key), how="anti") if known.width else known
+        outcome.deleted_keys = gone.rows()
+        upserts = rows.join(gone, on=list(table.primary_key), how="anti") if rows is not None and gone.height else rows
+        parts = []
+        target = _open(lake, path)
+        if target is not None and gone.height:  # tombstone rows carry every column (as NULL) for the MERGE
+            parts.append(pl.from_arrow(target.to_pyarrow_dataset().schema.empty_table())
+                         .with_columns(pl.lit(False).alias(DELETED)))
+        if upserts is not None and upserts.height:
+            parts.append(upserts.with_columns(pl.lit(False).alias(DELETED)))
+        if gone.height:
+            parts.append(gone.with_columns(pl.lit(True).alias(DELETED)))
+        if parts:  # with no bronze files and no deletes there is nothing to commit, cursor included
+            source = pl.concat(parts, how="diagonal_relaxed")
+            metrics = _merge(lake, path, table, source, changes.cursor)
+            outcome.inserted += metrics.get("num_target_rows_inserted", 0)
+            outcome.updated += metrics.get("num_target_rows_updated", 0)
+            outcome.deleted += metrics.get("num_target_rows_deleted", 0)
+        if gone.height:
+            _log_tombstones(lake, table, gone, run_id)
+    _finish(lake, path, outcome)
+    return outcome
+
+
+def _replace_with_snapshot(lake: LakeFiles, path: str, table: CatalogTable, changes, outcome: MergeOutcome) -> MergeOutcome:
+    if changes.empty:
+        _finish(lake, path, outcome)
+        return outcome
+    rows = read_bronze(lake, changes.files)
+    before = _current_keys(lake, path, table)
+    after = rows.select(table.primary_key)
+    if before.width:
+        outcome.deleted = before.join(after, on=list(table.primary_key), how="anti").height
+        outcome.inserted = after.join(before, on=list(table.primary_key), how="anti").height
+        outcome.updated = rows.height - outcome.inserted
+    else:
+        outcome.inserted = rows.height
+    write_deltalake(lake.uri(path), rows.to_arrow(), mode="overwrite", schema_mode="overwrite",
+                    storage_options=lake.storage_options(),
+                    commit_properties=CommitProperties(custom_metadata={CURSOR_KEY: changes.cursor.isoformat()}))
+    outcome.replaced = True
+    outcome.rows_read = rows.height
+    _finish(lake, path, outcome)
+    return outcome
+
+
+def _finish(lake: LakeFiles, path: str, outcome: MergeOutcome) -> None:
+    delta = _open(lake, path)
+    if delta is not None:
+        outcome.version = delta.version()
+        outcome.rows = delta.to_pyarrow_dataset().count_rows()
+
+
+def _log_tombstones(lake: LakeFiles, table: CatalogTable, gone: pl.DataFrame, run_id: str) -> None:
+    now = dt.datetime.now(dt.UTC)
+    keys = ["|".join(str(v) for v in row) for row in gone.rows()]
+    rows = pa.table({"table": [table.name] * len(keys), "key": keys, "deleted_at": [now] * len(keys),
+                     "run_id": [run_id] * len(keys)}, schema=TOMBSTONE_SCHEMA)
+    write_deltalake(lake.uri(TOMBSTONES), rows, mode="append", storage_options=lake.storage_options())

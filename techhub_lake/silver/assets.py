@@ -46,6 +46,11 @@ def merge_metadata(outcome: MergeOutcome, uri: str) -> dict[str, dg.MetadataValu
     }
     if outcome.version is not None:
         metadata["delta_version"] = dg.MetadataValue.int(outcome.version)
+    if outcome.schema is not None:
+        metadata["dagster/column_schema"] = dg.MetadataValue.table_schema(dg.TableSchema(columns=[
+            dg.TableColumn(f.name, str(f.type)) for f in outcome.schema]))
+    for name, count in sorted(outcome.quality.items()):
+        metadata[f"quality/{name}"] = dg.MetadataValue.int(count)
     if outcome.cursor is not None:
         metadata["bronze_cursor"] = dg.MetadataValue.timestamp(outcome.cursor)
     return metadata

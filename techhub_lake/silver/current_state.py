@@ -23,6 +23,7 @@ from techhub_lake.bronze.extract import arrow_snapshot
 from techhub_lake.catalog import CatalogTable, Partitioning
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.silver.bronze_changes import EXTRACTED_AT, bronze_changes, read_bronze
+from techhub_lake.silver.transforms import enrich, quality_counts
 
 SILVER_ROOT = "silver/techhub"
 TOMBSTONES = f"{SILVER_ROOT}/_tombstones"
@@ -54,6 +55,8 @@ class MergeOutcome:
     cursor: dt.datetime | None = None
     replaced: bool = False
     deleted_keys: list = field(default_factory=list)
+    quality: dict[str, int] = field(default_factory=dict)
+    schema: pa.Schema | None = None
 
 
 def _open(lake: LakeFiles, relative: str) -> DeltaTable | None:
@@ -94,6 +97,13 @@ def source_keys(url: str, table: CatalogTable, statement_timeout_ms: int | None)
                         statement_timeout_ms=statement_timeout_ms) as cur:
         cur.execute(f"SELECT {keys} FROM {table.qualified_name}")
         return pl.from_arrow(cur.fetch_arrow_table())
+
+
+def _silver_rows(lake: LakeFiles, path: str, table: CatalogTable, rows: pl.DataFrame) -> pl.DataFrame:
+    """The changed rows with silver's derived columns (dynamic ones known to the table included)."""
+    target = _open(lake, path)
+    known = set(target.to_pyarrow_dataset().schema.names) if target is not None else set()
+    return enrich(table, rows, known)
 
 
 def _key_predicate(table: CatalogTable) -> str:
@@ -145,7 +155,7 @@ def merge_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, run_i
     chunks = [changes.files[i:i + FILES_PER_MERGE] for i in range(0, len(changes.files), FILES_PER_MERGE)] or [[]]
     for number, files in enumerate(chunks, start=1):
         last = number == len(chunks)
-        rows = latest_versions(read_bronze(lake, files), table) if files else None
+        rows = _silver_rows(lake, path, table, latest_versions(read_bronze(lake, files), table)) if files else None
         outcome.rows_read += 0 if rows is None else rows.height
         if not last:
             if rows is not None:
@@ -186,7 +196,7 @@ def _replace_with_snapshot(lake: LakeFiles, path: str, table: CatalogTable, chan
     if changes.empty:
         _finish(lake, path, outcome)
         return outcome
-    rows = read_bronze(lake, changes.files)
+    rows = enrich(table, read_bronze(lake, changes.files))
     before = _current_keys(lake, path, table)
     after = rows.select(table.primary_key)
     if before.width:
@@ -207,8 +217,13 @@ def _replace_with_snapshot(lake: LakeFiles, path: str, table: CatalogTable, chan
 def _finish(lake: LakeFiles, path: str, outcome: MergeOutcome) -> None:
     delta = _open(lake, path)
     if delta is not None:
+        dataset = delta.to_pyarrow_dataset()
         outcome.version = delta.version()
-        outcome.rows = delta.to_pyarrow_dataset().count_rows()
+        outcome.rows = dataset.count_rows()
+        outcome.schema = dataset.schema
+        flagged = [c for c in dataset.schema.names if c.startswith("dq_") or c.endswith("_valid")]
+        if flagged:
+            outcome.quality = quality_counts(pl.from_arrow(dataset.to_table(columns=flagged)))
 
 
 def _log_tombstones(lake: LakeFiles, table: CatalogTable, gone: pl.DataFrame, run_id: str) -> None:

@@ -18,6 +18,7 @@ from techhub_lake.bronze.partitions import daily_partitions
 from techhub_lake.catalog import Partitioning, load_catalog
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.silver.current_state import merge_current_state, silver_table_path
+from techhub_lake.silver.transforms import silver_column
 from techhub_lake.source.churn import churn_source
 from techhub_lake.source.generator import init_source
 
@@ -53,13 +54,15 @@ def source_rows(url: str, table, tmp_path) -> pl.DataFrame:
 
 
 def silver_rows(lake: LakeFiles, table) -> pl.DataFrame:
-    frame = pl.from_arrow(DeltaTable(lake.uri(silver_table_path(table))).to_pyarrow_table())
-    return frame.select([c for c in frame.columns if not c.startswith("_")]).sort(list(table.primary_key))
+    return pl.from_arrow(DeltaTable(lake.uri(silver_table_path(table))).to_pyarrow_table()).sort(list(table.primary_key))
 
 
 def differing_keys(silver: pl.DataFrame, source: pl.DataFrame, table) -> tuple[set, set, set]:
     """(missing from silver, extra in silver, present in both but different)."""
     keys = list(table.primary_key)
+    # the source columns as silver carries them (multilingual JSON is kept as <column>_json)
+    silver = silver.select([pl.col(silver_column(table, c)).alias(c) for c in source.columns
+                            if silver_column(table, c) in silver.columns])
     missing = set(source.join(silver, on=keys, how="anti").select(keys).rows())
     extra = set(silver.join(source, on=keys, how="anti").select(keys).rows())
     both = source.join(silver, on=keys, how="inner", suffix="_silver")

@@ -1,0 +1,66 @@
+"""Reading values out of JSON text columns with polars expressions, tolerant of odd documents.
+
+Bronze keeps ``jsonb`` as JSON text. These expressions pick values by JSON path; a key that is
+missing, NULL or of an unexpected type yields NULL (and the callers count it as a data-quality
+flag) instead of failing the run.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+
+def json_raw(column: str, path: str) -> pl.Expr:
+    """The value at ``path`` as text: strings unquoted, numbers as digits, arrays and objects as JSON."""
+    return pl.col(column).str.json_path_match(path)
+
+
+def is_array(column: str, path: str) -> pl.Expr:
+    """Whether the value at ``path`` is a JSON array."""
+    raw = json_raw(column, path)
+    return raw.str.starts_with("[") & raw.str.ends_with("]")
+
+
+def is_object(column: str, path: str) -> pl.Expr:
+    """Whether the value at ``path`` is a JSON object."""
+    raw = json_raw(column, path)
+    return raw.str.starts_with("{") & raw.str.ends_with("}")
+
+
+def json_text(column: str, path: str) -> pl.Expr:
+    """A scalar at ``path`` as text; NULL when missing, NULL, an array or an object."""
+    raw = json_raw(column, path)
+    return pl.when(~is_array(column, path) & ~is_object(column, path)).then(raw)
+
+
+def json_string_list(column: str, path: str) -> pl.Expr:
+    """An array at ``path`` as a list of strings; NULL when missing, NULL or not an array."""
+    return pl.when(is_array(column, path)).then(json_raw(column, path)).str.json_decode(pl.List(pl.String))
+
+
+def json_object_array_length(column: str, path: str) -> pl.Expr:
+    """The number of objects in the array of objects at ``path``; NULL when it is anything else."""
+    raw = json_raw(column, path)
+    return (
+        pl.when(raw.str.starts_with("[{") & raw.str.ends_with("}]") | (raw == "[]"))
+        .then(pl.format('{{"items": {}}}', json_raw(column, path)))
+        .str.json_decode(pl.Struct({"items": pl.List(pl.Struct({}))}))
+        .struct.field("items")
+        .list.len()
+    )
+
+
+def json_bool(column: str, path: str) -> pl.Expr:
+    """A JSON boolean at ``path``; NULL for anything else (a "yes" string included)."""
+    raw = json_raw(column, path)
+    return pl.when(raw == "true").then(True).when(raw == "false").then(False).otherwise(None)
+
+
+def wrong_type(column: str, path: str, value: pl.Expr) -> pl.Expr:
+    """True where the key is present and not NULL but ``value`` could not be read from it."""
+    return json_raw(column, path).is_not_null() & value.is_null()
+
+
+def missing(column: str, path: str) -> pl.Expr:
+    """True where the key is absent or NULL."""
+    return json_raw(column, path).is_null()

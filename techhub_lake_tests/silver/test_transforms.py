@@ -1,0 +1,135 @@
+"""Silver's transforms on small hand-written frames: odd JSON included, and the tie-break."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from techhub_lake.catalog import load_catalog
+from techhub_lake.silver.bronze_changes import EXTRACTED_AT
+from techhub_lake.silver.current_state import ROW_HASH, latest_versions
+from techhub_lake.silver.transforms import enrich, quality_counts, silver_column
+
+CATALOG = load_catalog()
+UTC = dt.UTC
+
+
+def test_multilingual_fields_split_and_pick_ru_then_kk_then_en():
+    frame = pl.DataFrame({"id": [1, 2, 3, 4, 5], "title": [
+        '{"ru": "Конференция", "kk": "Конференция", "en": "Conference"}', '{"kk": "Сәлем 🚀", "en": "Hi"}',
+        '{"en": "Only English"}', '{"ru": "", "en": "Empty ru"}', None]})
+    out = enrich(CATALOG.table("core_techtask"), frame)
+    assert out["title"].to_list() == ["Конференция", "Сәлем 🚀", "Only English", "Empty ru", None]
+    assert out["title_kk"].to_list() == ["Конференция", "Сәлем 🚀", None, None, None]
+    assert out["title_json"].to_list() == frame["title"].to_list()  # the JSON is kept
+    assert silver_column(CATALOG.table("core_techtask"), "title") == "title_json"
+
+
+def _users(**overrides) -> pl.DataFrame:
+    base = {"id": [1], "email": ["u@mail.kz"], "phone": ["+7 701"], "data": ['{}'], "tags": ['{}'], "permissions": ['{}']}
+    return pl.DataFrame(base | overrides)
+
+
+def test_account_user_json_unpacked_with_odd_values_flagged():
+    frame = pl.DataFrame({
+        "id": [1, 2, 3, 4],
+        "email": [" User.5@Mail.KZ ", None, "a@b.kz", ""],
+        "phone": ["+7 701 1", "", None, "+7"],
+        "data": ['{"goals": ["vacancies", "networking"], "auth_flow": {"type": "egov"}, "hard_skills": ["sql"], "soft_skills": [], "extra_courses": []}',
+                 '{"goals": "vacancies", "auth_flow": {"type": null}}',
+                 '{"goals": null}',
+                 '{"hard_skills": ["go", 1]}'],
+        "tags": ['{"article": true}', '{"article": "yes"}', '{}', '{"article": false, "newsletter": true}'],
+        "permissions": ['{"documentolog": false}', '{}', '{"documentolog": true}', '{}'],
+    })
+    out = enrich(CATALOG.table("account_user"), frame)
+    assert out["goals"].to_list() == [["vacancies", "networking"], None, None, None]
+    assert out["goal_vacancies"].to_list() == [True, None, None, None]
+    assert out["goal_networking"].to_list() == [True, None, None, None]
+    assert out["dq_data_goals_invalid"].to_list() == [False, True, False, False]  # a string, not a list
+    assert out["dq_data_goals_missing"].to_list() == [False, False, True, True]
+    assert out["auth_flow_type"].to_list() == ["egov", None, None, None]
+    assert out["dq_data_auth_flow_type_missing"].to_list() == [False, True, True, True]
+    assert out["hard_skills"].to_list() == [["sql"], None, None, ["go", "1"]]
+    assert out["tags_article"].to_list() == [True, None, None, False]
+    assert out["dq_tags_article_invalid"].to_list() == [False, True, False, False]
+    assert out["tags_newsletter"].to_list() == [None, None, None, True]
+    assert out["permissions_documentolog"].to_list() == [False, None, True, None]
+    assert out["email_clean"].to_list() == ["user.5@mail.kz", None, "a@b.kz", ""]
+    assert out["dq_has_email"].to_list() == [True, False, True, False]
+    assert out["dq_has_phone"].to_list() == [True, False, False, True]
+    assert out["dq_profile_complete"].to_list() == [True, False, False, False]
+
+
+def test_goal_columns_seen_earlier_are_computed_for_new_rows():
+    out = enrich(CATALOG.table("account_user"), _users(data=['{"goals": ["education"]}']), known={"goal_mentorship"})
+    assert out["goal_education"].to_list() == [True] and out["goal_mentorship"].to_list() == [False]
+
+
+def test_account_company_cleaned_and_flagged():
+    frame = pl.DataFrame({
+        "id": [1, 2, 3], "tin": ["240140000001", None, "12345"], "company_type": ["startup", "", None],
+        "verified": [True, True, False], "bank": ["Kaspi", None, None], "iik": ["KZ1", None, None], "bik": ["X", None, None],
+        "basic_info": ['{"company_tag": "startup"}', '{"company_tag": null}', '{"company_tag": {"x": 1}}'],
+        "tag_startup": ['{"status": "approved", "moderation_data": "n/a"}', None, '{"data": {}}'],
+        "tag_it_company": [None, '{"status": "pending"}', None],
+    })
+    out = enrich(CATALOG.table("account_company"), frame)
+    assert out["tin_valid"].to_list() == [True, False, False]
+    assert out["dq_tin_invalid"].to_list() == [False, False, True]
+    assert out["company_type_clean"].to_list() == ["startup", "unknown", "unknown"]
+    assert out["company_tag"].to_list() == ["startup", None, None]
+    assert out["dq_basic_info_company_tag_invalid"].to_list() == [False, False, True]
+    assert out["startup_status"].to_list() == ["approved", None, None]
+    assert out["it_company_status"].to_list() == [None, "pending", None]
+    assert out["dq_verified_without_bank_details"].to_list() == [False, True, False]
+
+
+def test_event_contacts_vacancy_salaries_requests_and_service_names():
+    events = enrich(CATALOG.table("core_event"), pl.DataFrame({
+        "id": [1, 2, 3], "title": ['{"ru": "А"}'] * 3, "content": ['{"en": "B"}'] * 3,
+        "contact_info": ['{"email": "e@x.kz", "phone": 77000000001, "full_name": "Ерлан"}', None, '{"email": ["a"]}']}))
+    assert events["contact_email"].to_list() == ["e@x.kz", None, None]
+    assert events["contact_phone"].to_list() == ["77000000001", None, None]  # a number still reads as text
+    assert events["dq_contact_info_email_invalid"].to_list() == [False, False, True]
+
+    vacancies = enrich(CATALOG.table("core_vacancy"), pl.DataFrame({
+        "id": [1, 2, 3], "title": ['{"ru": "Dev"}'] * 3, "description": ['{}'] * 3,
+        "salary_min": [100, 300, None], "salary_max": [200, 200, 500]}))
+    assert vacancies["salary_valid"].to_list() == [True, False, False]
+    assert vacancies["dq_salary_min_above_max"].to_list() == [False, True, False]
+
+    requests = enrich(CATALOG.table("service_servicerequest"), pl.DataFrame({
+        "id": [1, 2, 3], "service_id": ["techpark", "mat_pass", "techpark"],
+        "data": ['{"signatures": [{"signer": "a"}, {"signer": "b"}], "certificate_number": "ТП-1"}',
+                 '{"signatures": "oops", "reject_detail": "нет", "certificate_number": "X"}', '{}']}))
+    assert requests["signature_count"].to_list() == [2, None, None]
+    assert requests["dq_data_signatures_invalid"].to_list() == [False, True, False]
+    assert requests["reject_detail"].to_list() == [None, "нет", None]
+    assert requests["certificate_number"].to_list() == ["ТП-1", None, None]  # only for techpark
+
+    services = enrich(CATALOG.table("service_service"), pl.DataFrame({
+        "code": ["a", "b", "c", "d"],
+        "data": ['{"name": {"kk": "Қызмет", "en": "Service"}}', '{"name": "Услуга 7"}', '{}', '{"name": {"en": "E"}}']}))
+    assert services["name"].to_list() == ["Қызмет", "Услуга 7", None, "E"]
+    assert services["dq_data_name_missing"].to_list() == [False, False, True, False]
+
+
+def test_latest_version_wins_and_ties_go_to_the_later_extraction():
+    t0, t1 = dt.datetime(2026, 1, 1, tzinfo=UTC), dt.datetime(2026, 1, 2, tzinfo=UTC)
+    rows = pl.DataFrame({
+        "id": [1, 1, 2, 2, 3],
+        "updated_at": [t1, t0, t0, t0, t0],
+        "status": ["new", "old", "first", "second", "only"],
+        EXTRACTED_AT: [t0, t1, t0, t1, t0],
+    })
+    latest = latest_versions(rows, CATALOG.table("service_servicerequest")).sort("id")
+    assert latest["status"].to_list() == ["new", "second", "only"]  # later watermark; then later extraction
+    assert latest[ROW_HASH].dtype == pl.Int64 and latest[ROW_HASH].n_unique() == 3
+
+
+def test_quality_counts():
+    frame = pl.DataFrame({"dq_a": [True, False, None], "salary_valid": [True, False, None],
+                          "dq_has_email": [True, True, False], "x": [1, 2, 3]})
+    assert quality_counts(frame) == {"dq_a": 1, "not_salary_valid": 2, "not_dq_has_email": 1}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from techhub_lake.bronze.arrow_types import SourceColumn
+from techhub_lake.bronze.arrow_types import SourceColumn, bronze_schema
 from techhub_lake.lake.layout import EXTRACTION_LOGS, SCHEMA_VERSIONS
 from techhub_lake.lake.storage import LakeFiles
 
@@ -28,6 +28,7 @@ SCHEMA_VERSIONS_SCHEMA = pa.schema([
     ("fingerprint", pa.string()),
     ("columns", pa.string()),  # JSON list of {name, source_type, bronze_type}
     ("column_count", pa.int32()),
+    ("arrow_schema", pa.binary()),  # the bronze schema itself (Arrow IPC), so readers need no file
     ("detected_at", _TS),
     ("run_id", pa.string()),
 ])
@@ -84,7 +85,7 @@ def _read(lake: LakeFiles, relative: str, table: str) -> pa.Table | None:
 def _append(lake: LakeFiles, relative: str, rows: pa.Table) -> None:
     from deltalake import write_deltalake
 
-    write_deltalake(lake.uri(relative), rows, mode="append", storage_options=lake.storage_options())
+    write_deltalake(lake.uri(relative), rows, mode="append", schema_mode="merge", storage_options=lake.storage_options())
 
 
 def record_schema_version(lake: LakeFiles, table: str, columns: list[SourceColumn], run_id: str) -> SchemaVersion:
@@ -98,7 +99,8 @@ def record_schema_version(lake: LakeFiles, table: str, columns: list[SourceColum
             return SchemaVersion(latest["version"], False, fingerprint)
     version = 1 if latest is None else latest["version"] + 1
     row = {"table": table, "version": version, "fingerprint": fingerprint, "columns": described,
-           "column_count": len(columns), "detected_at": dt.datetime.now(dt.UTC), "run_id": run_id}
+           "column_count": len(columns), "arrow_schema": bronze_schema(columns).serialize().to_pybytes(),
+           "detected_at": dt.datetime.now(dt.UTC), "run_id": run_id}
     _append(lake, SCHEMA_VERSIONS, pa.Table.from_pylist([row], schema=SCHEMA_VERSIONS_SCHEMA))
     return SchemaVersion(version, True, fingerprint)
 
@@ -113,6 +115,12 @@ def read_extraction_logs(lake: LakeFiles, table: str) -> list[dict]:
     """Every extraction record of one table, oldest first."""
     rows = _read(lake, EXTRACTION_LOGS, table)
     return [] if rows is None else sorted(rows.to_pylist(), key=lambda r: r["started_at"])
+
+
+def latest_bronze_schema(lake: LakeFiles, table: str) -> pa.Schema | None:
+    """The Arrow schema of the table's latest recorded bronze schema version, if any."""
+    versions = [v for v in read_schema_versions(lake, table) if v.get("arrow_schema")]
+    return pa.ipc.read_schema(pa.py_buffer(versions[-1]["arrow_schema"])) if versions else None
 
 
 def read_schema_versions(lake: LakeFiles, table: str) -> list[dict]:

@@ -2,12 +2,16 @@
 exactly the bronze asset it reads."""
 
 import dagster as dg
+import polars as pl
+from deltalake import DeltaTable, write_deltalake
 
 from techhub_lake.bronze.assets import SOURCE_POOL, SOURCE_RETRY
 from techhub_lake.bronze.specs import bronze_key
 from techhub_lake.catalog import Catalog, CatalogTable, Partitioning
 from techhub_lake.resources import LakeStorage, SourceDatabase
-from techhub_lake.silver.current_state import MergeOutcome, merge_current_state, silver_table_path
+from techhub_lake.silver.children import CHILD_TABLES, ChildTable
+from techhub_lake.silver.current_state import SILVER_ROOT, MergeOutcome, merge_current_state, silver_table_path
+from techhub_lake.silver.transforms import quality_counts
 
 SILVER_GROUP = "silver"
 
@@ -73,6 +77,42 @@ def build_silver_asset(table: CatalogTable) -> dg.AssetsDefinition:
     return _silver
 
 
+def build_child_asset(child: ChildTable, catalog: Catalog) -> dg.AssetsDefinition:
+    """A child table unpacked from its parent's current state (rebuilt whole each time)."""
+    parent = catalog.table(child.parent)
+    spec = dg.AssetSpec(
+        key=dg.AssetKey(["silver", child.module, child.name]),
+        deps=[silver_key(parent)],
+        group_name=SILVER_GROUP,
+        description=child.description,
+        kinds={"delta", "polars"},
+        tags={"module": child.module},
+    )
+    relative = f"{SILVER_ROOT}/{child.module}/{child.name}"
+
+    @dg.multi_asset(name=f"silver_{child.module}_{child.name}", specs=[spec])
+    def _child(context: dg.AssetExecutionContext, lake: LakeStorage) -> dg.MaterializeResult:
+        files = lake.files()
+        parent_rows = pl.from_arrow(DeltaTable(files.uri(silver_table_path(parent)),
+                                               storage_options=files.storage_options()).to_pyarrow_table())
+        rows = child.build(parent_rows)
+        write_deltalake(files.uri(relative), rows.to_arrow(), mode="overwrite", schema_mode="overwrite",
+                        storage_options=files.storage_options())
+        metadata = {
+            "dagster/row_count": dg.MetadataValue.int(rows.height),
+            "parent_rows": dg.MetadataValue.int(parent_rows.height),
+            "path": dg.MetadataValue.path(files.uri(relative)),
+            "dagster/column_schema": dg.MetadataValue.table_schema(dg.TableSchema(columns=[
+                dg.TableColumn(name, str(dtype)) for name, dtype in rows.schema.items()])),
+        }
+        metadata |= {f"quality/{k}": dg.MetadataValue.int(v) for k, v in quality_counts(rows).items()}
+        context.log.info(f"{child.name}: {rows.height:,} rows from {parent_rows.height:,} {parent.name} rows")
+        return dg.MaterializeResult(metadata=metadata)
+
+    return _child
+
+
 def build_silver_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
-    """One current-state asset per table the lake loads."""
-    return [build_silver_asset(table) for table in catalog.lake_tables]
+    """One current-state asset per table the lake loads, and the child tables unpacked from them."""
+    return [*(build_silver_asset(table) for table in catalog.lake_tables),
+            *(build_child_asset(child, catalog) for child in CHILD_TABLES)]

@@ -20,6 +20,7 @@ from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
 from techhub_lake.bronze.extract import arrow_snapshot
+from techhub_lake.bronze.metadata_log import latest_bronze_schema
 from techhub_lake.catalog import CatalogTable, Partitioning
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.silver.bronze_changes import EXTRACTED_AT, bronze_changes, read_bronze
@@ -188,8 +189,22 @@ def merge_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, run_i
             outcome.deleted += metrics.get("num_target_rows_deleted", 0)
         if gone.height:
             _log_tombstones(lake, table, gone, run_id)
+    if _open(lake, path) is None:
+        _create_empty(lake, path, table, changes.cursor)
     _finish(lake, path, outcome)
     return outcome
+
+
+def _create_empty(lake: LakeFiles, path: str, table: CatalogTable, cursor: dt.datetime | None) -> None:
+    """An empty table with the bronze schema (and silver's columns), so readers always find one."""
+    schema = latest_bronze_schema(lake, table.name)
+    if schema is None:
+        return  # bronze has never run: nothing to describe the table by yet
+    empty = pl.from_arrow(schema.empty_table()).with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias(EXTRACTED_AT))
+    rows = enrich(table, latest_versions(empty, table))
+    metadata = {CURSOR_KEY: cursor.isoformat()} if cursor else {}
+    write_deltalake(lake.uri(path), rows.to_arrow(), mode="error", storage_options=lake.storage_options(),
+                    commit_properties=CommitProperties(custom_metadata=metadata))
 
 
 def _replace_with_snapshot(lake: LakeFiles, path: str, table: CatalogTable, changes, outcome: MergeOutcome) -> MergeOutcome:

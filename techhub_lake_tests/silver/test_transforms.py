@@ -133,3 +133,38 @@ def test_quality_counts():
     frame = pl.DataFrame({"dq_a": [True, False, None], "salary_valid": [True, False, None],
                           "dq_has_email": [True, True, False], "x": [1, 2, 3]})
     assert quality_counts(frame) == {"dq_a": 1, "not_salary_valid": 2, "not_dq_has_email": 1}
+
+
+def test_company_tags_one_row_per_company_and_tag():
+    from techhub_lake.silver.children import company_tags
+
+    companies = pl.DataFrame({
+        "id": [1, 2],
+        "tag_startup": ['{"status": "approved", "data": {"stage": "mvp"}, "moderation_data": {"verified_at": "2024-01-02T10:00:00+05:00", "verified_by": 7}}', None],
+        "tag_it_company": ['{"status": "pending", "moderation_data": "n/a"}', None],
+        "tag_techpark": [None, '{"status": "approved", "data": {}, "moderation_data": null}'],
+        "tag_ts_member": [None, None],
+    })
+    tags = company_tags(companies)
+    assert tags.select("company_id", "tag_type", "status").rows() == [
+        (1, "it_company", "pending"), (1, "startup", "approved"), (2, "techpark", "approved")]
+    startup = tags.filter(pl.col("tag_type") == "startup").row(0, named=True)
+    assert startup["verified_at"] == dt.datetime(2024, 1, 2, 5, 0, tzinfo=UTC) and startup["verified_by"] == 7
+    assert startup["data"] == '{"stage": "mvp"}' or startup["data"] == '{"stage":"mvp"}'
+    assert tags["dq_moderation_data_invalid"].to_list() == [True, False, False]
+
+
+def test_hubformdata_fields_long_table_of_any_form():
+    from techhub_lake.silver.children import hubformdata_fields
+
+    submissions = pl.DataFrame({"id": [10, 11, 12], "form_id": [1, 1, 2], "data": [
+        '{"Risks": "high 🚀", "Budget": 100, "Team": true}',
+        '{"Budget": "1 000 000", "Risks": null}',
+        '{"Priority_area": "AI", "Extra": {"a": 1}}']})
+    fields = hubformdata_fields(submissions)
+    assert fields.select("hubformdata_id", "field", "value").rows() == [
+        (10, "Budget", "100"), (10, "Risks", "high 🚀"), (10, "Team", "true"),
+        (11, "Budget", "1 000 000"),
+        (12, "Extra", '{"a":1}'), (12, "Priority_area", "AI")]
+    types = dict(fields.select("field", "value_type").unique().rows())
+    assert types == {"Budget": "string", "Risks": "string", "Team": "boolean", "Extra": "object", "Priority_area": "string"}

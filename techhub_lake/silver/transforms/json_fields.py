@@ -12,7 +12,7 @@ import polars as pl
 
 def json_raw(column: str, path: str) -> pl.Expr:
     """The value at ``path`` as text: strings unquoted, numbers as digits, arrays and objects as JSON."""
-    return pl.col(column).str.json_path_match(path)
+    return pl.col(column).cast(pl.String).str.json_path_match(path)
 
 
 def is_array(column: str, path: str) -> pl.Expr:

@@ -142,7 +142,7 @@ def test_demo_opens_the_ui_with_every_bronze_asset_and_ctrl_c_stops_everything(s
         assert len(succeeded) == 3  # bronze snapshots, bronze daily partitions, then silver
         from techhub_lake.catalog import load_catalog
 
-        assert len(nodes) == 2 * len(load_catalog().lake_tables) + 2  # bronze, silver per table; 2 child tables
+        assert len(nodes) == 2 * len(load_catalog().lake_tables) + 6  # bronze, silver per table; children, dims, fact
         assert {n["groupName"] for n in nodes} == {"bronze", "silver"}
         pg_pid = EmbeddedPostgres(state / "postgres").pid()
         assert pg_pid is not None

@@ -74,8 +74,8 @@ def test_definitions_load_without_touching_the_database(tmp_path):
             "print(len(list(defs.resolve_all_asset_specs())))")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    # bronze and silver per table, plus silver's child tables
-    assert int(out.stdout.strip()) == 2 * len(load_catalog().lake_tables) + 2
+    # bronze and silver per table, plus silver's 2 child tables, 3 dimensions and 1 fact
+    assert int(out.stdout.strip()) == 2 * len(load_catalog().lake_tables) + 6
 
 
 def test_dagster_definitions_validate_passes(tmp_path):

@@ -62,3 +62,45 @@ def test_bronze_to_silver_to_child_tables_with_metadata_and_schema_evolution(new
     assert meta["rows_inserted"].value + meta["rows_updated"].value > 0
     silver = pl.from_arrow(DeltaTable(str(lake / "silver/techhub/account/user")).to_pyarrow_table())
     assert silver["telegram"].drop_nulls().len() > 0
+
+
+def test_refresh_builds_dimensions_and_the_fact_and_churn_adds_versions(new_database, tmp_path, dagster_instance):
+    from techhub_lake.automation.refresh import refresh_lake
+
+    url = new_database()
+    init_source(url, scale=0.01, seed=41)
+    # move every user, company and request into the short history this test loads, so churn's
+    # changes and deletes hit rows silver already has
+    import psycopg2
+
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cur:
+        for name in ("account_user", "account_company", "service_servicerequest"):
+            cur.execute(f"UPDATE {name} SET updated_at = timestamptz '2026-10-25 12:00+05' + mod(id, 40) * interval '1 hour'")
+    conn.close()
+    catalog = catalog_starting(tmp_path, "2026-10-20")
+    lake = tmp_path / "lake"
+    defs = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=str(lake))})
+    refresh_lake(None, lambda _: None, defs=defs, catalog=catalog, instance=dagster_instance)
+
+    def table(path: str) -> pl.DataFrame:
+        return pl.from_arrow(DeltaTable(str(lake / "silver/techhub" / path)).to_pyarrow_table())
+
+    requests, facts = table("service/servicerequest"), table("fact/fact_requests")
+    assert facts.height == requests.height and set(facts["request_id"]) == set(requests["id"])
+    users_before = table("dim/dim_user")
+    assert users_before.filter(pl.col("is_current")).height == table("account/user").height
+
+    churn_source(url, seed=42)
+    refresh_lake(None, lambda _: None, defs=defs, catalog=catalog, instance=dagster_instance)
+    users_after = table("dim/dim_user")
+    current = users_after.filter(pl.col("is_current"))
+    assert current.height == table("account/user").height  # one current version per live user
+    assert current["user_id"].n_unique() == current.height
+    assert users_after.height > users_before.height  # changes and deletes added or closed versions
+    closed = users_after.filter(~pl.col("is_current"))
+    assert closed.height > 0 and closed["valid_to"].null_count() == 0
+    overlaps = users_after.sort("user_id", "valid_from").with_columns(
+        pl.col("valid_from").shift(-1).over("user_id").alias("next_from")).filter(
+        pl.col("next_from").is_not_null() & (pl.col("valid_to") > pl.col("next_from")))
+    assert overlaps.height == 0  # no overlapping validity

@@ -1,0 +1,104 @@
+"""The SCD2 dimension assets (``silver/dim/...``) and the requests fact (``silver/fact/fact_requests``)."""
+
+import datetime as dt
+
+import dagster as dg
+import polars as pl
+from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import TableNotFoundError
+
+from techhub_lake.catalog import Catalog
+from techhub_lake.lake.storage import LakeFiles
+from techhub_lake.resources import LakeStorage
+from techhub_lake.silver.assets import SILVER_GROUP, silver_key
+from techhub_lake.silver.current_state import SILVER_ROOT, silver_table_path
+from techhub_lake.silver.dimensions import DIMENSIONS, DimensionSpec, fact_requests, scd2_update
+
+FACT_PATH = f"{SILVER_ROOT}/fact/fact_requests"
+
+
+def dimension_path(spec: DimensionSpec) -> str:
+    """``silver/techhub/dim/<dimension>``."""
+    return f"{SILVER_ROOT}/dim/{spec.name}"
+
+
+def read_delta(lake: LakeFiles, relative: str) -> pl.DataFrame | None:
+    """A Delta table of the lake as a polars frame, or None if it does not exist yet."""
+    try:
+        return pl.from_arrow(DeltaTable(lake.uri(relative), storage_options=lake.storage_options()).to_pyarrow_table())
+    except TableNotFoundError:
+        return None
+
+
+def _schema_metadata(frame: pl.DataFrame) -> dg.MetadataValue:
+    return dg.MetadataValue.table_schema(dg.TableSchema(columns=[dg.TableColumn(n, str(t)) for n, t in frame.schema.items()]))
+
+
+def build_dimension_asset(spec: DimensionSpec, catalog: Catalog) -> dg.AssetsDefinition:
+    """One SCD2 dimension, following its source table's current state."""
+    source = catalog.table(spec.source_table)
+    asset_spec = dg.AssetSpec(
+        key=dg.AssetKey(["silver", "dim", spec.name]), deps=[silver_key(source)], group_name=SILVER_GROUP,
+        description=(f"SCD type 2 of `{spec.source_table}` by {spec.key_name}: tracked {', '.join(spec.tracked)}; "
+                     "valid_from / valid_to / is_current, surrogate key and attribute hash."),
+        kinds={"delta", "polars"}, tags={"module": "dim"})
+
+    @dg.multi_asset(name=f"silver_dim_{spec.name}", specs=[asset_spec])
+    def _dimension(context: dg.AssetExecutionContext, lake: LakeStorage) -> dg.MaterializeResult:
+        files = lake.files()
+        current = read_delta(files, silver_table_path(source))
+        if current is None:
+            raise dg.Failure(f"{silver_table_path(source)} does not exist yet: materialize {silver_key(source).to_user_string()} first",
+                             allow_retries=False)
+        dimension, counts = scd2_update(current, read_delta(files, dimension_path(spec)), spec, dt.datetime.now(dt.UTC))
+        write_deltalake(files.uri(dimension_path(spec)), dimension.to_arrow(), mode="overwrite", schema_mode="overwrite",
+                        storage_options=files.storage_options())
+        context.log.info(f"{spec.name}: {counts.opened} opened, {counts.closed_changed} closed by a change, "
+                         f"{counts.closed_deleted} by a delete; {counts.current} current of {counts.versions}")
+        return dg.MaterializeResult(metadata={
+            "dagster/row_count": dg.MetadataValue.int(counts.versions),
+            "current_versions": dg.MetadataValue.int(counts.current),
+            "versions_opened": dg.MetadataValue.int(counts.opened),
+            "versions_closed_by_change": dg.MetadataValue.int(counts.closed_changed),
+            "versions_closed_by_delete": dg.MetadataValue.int(counts.closed_deleted),
+            "path": dg.MetadataValue.path(files.uri(dimension_path(spec))),
+            "dagster/column_schema": _schema_metadata(dimension),
+        })
+
+    return _dimension
+
+
+def build_fact_requests_asset(catalog: Catalog) -> dg.AssetsDefinition:
+    """Service requests with the dimension versions valid when each was created."""
+    requests = catalog.table("service_servicerequest")
+    asset_spec = dg.AssetSpec(
+        key=dg.AssetKey(["silver", "fact", "fact_requests"]),
+        deps=[silver_key(requests), *(dg.AssetKey(["silver", "dim", s.name]) for s in DIMENSIONS)],
+        group_name=SILVER_GROUP, kinds={"delta", "polars"}, tags={"module": "fact"},
+        description="One row per service request with user_sk, company_sk and service_sk valid at its creation.")
+
+    @dg.multi_asset(name="silver_fact_requests", specs=[asset_spec])
+    def _fact(context: dg.AssetExecutionContext, lake: LakeStorage) -> dg.MaterializeResult:
+        files = lake.files()
+        dims = {s.name: read_delta(files, dimension_path(s)) for s in DIMENSIONS}
+        rows = read_delta(files, silver_table_path(requests))
+        missing = [name for name, frame in dims.items() if frame is None] + (["service_servicerequest"] if rows is None else [])
+        if missing:
+            raise dg.Failure(f"materialize {', '.join(missing)} before fact_requests", allow_retries=False)
+        facts = fact_requests(rows, dims)
+        write_deltalake(files.uri(FACT_PATH), facts.to_arrow(), mode="overwrite", schema_mode="overwrite",
+                        storage_options=files.storage_options())
+        unmatched = {k: int(facts[k].null_count()) for k in ("user_sk", "company_sk", "service_sk")}
+        return dg.MaterializeResult(metadata={
+            "dagster/row_count": dg.MetadataValue.int(facts.height),
+            **{f"without_{k}": dg.MetadataValue.int(v) for k, v in unmatched.items()},
+            "path": dg.MetadataValue.path(files.uri(FACT_PATH)),
+            "dagster/column_schema": _schema_metadata(facts),
+        })
+
+    return _fact
+
+
+def build_dimension_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
+    """The three SCD2 dimensions and the requests fact."""
+    return [*(build_dimension_asset(spec, catalog) for spec in DIMENSIONS), build_fact_requests_asset(catalog)]

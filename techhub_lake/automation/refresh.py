@@ -75,6 +75,18 @@ def plan_refresh(defs: dg.Definitions, catalog: Catalog, instance: dg.DagsterIns
     return [RefreshRun(tuple(keys), span) for (_, span), keys in runs]
 
 
+def _takes_reconcile(assets_def: dg.AssetsDefinition) -> bool:
+    schema = assets_def.op.config_schema
+    fields = getattr(schema.as_field().config_type, "fields", None) if schema is not None else None
+    return bool(fields) and "reconcile" in fields
+
+
+def _reconcile_config(assets: list[dg.AssetsDefinition]) -> dict:
+    """Run config that turns the reconciliation on for the silver current-state assets of a run."""
+    ops = {a.op.name: {"config": {"reconcile": True}} for a in assets if _takes_reconcile(a)}
+    return {"ops": ops} if ops else {}
+
+
 def refresh_lake(
     selection: str | None = None,
     echo: Callable[[str], None] = print,
@@ -82,8 +94,12 @@ def refresh_lake(
     defs: dg.Definitions | None = None,
     catalog: Catalog | None = None,
     instance: dg.DagsterInstance | None = None,
+    reconcile: bool = False,
 ) -> list[RefreshRun]:
-    """Plan and execute a refresh; raises if a run fails (its error is in the run's logs in the UI)."""
+    """Plan and execute a refresh; raises if a run fails (its error is in the run's logs in the UI).
+
+    With ``reconcile``, silver also compares row hashes with the source and repairs the rows changed
+    without moving their watermark."""
     if defs is None or catalog is None:
         from techhub_lake import definitions
 
@@ -96,11 +112,13 @@ def refresh_lake(
         echo(f"refresh run {number}/{len(plan)}: {run.describe()}")
         tags = {RANGE_START_TAG: run.partition_range[0], RANGE_END_TAG: run.partition_range[1]} if run.partition_range else {}
         started = time.monotonic()
+        assets = [defs.resolve_assets_def(key) for key in run.keys]
         result = dg.materialize(
-            [defs.resolve_assets_def(key) for key in run.keys],
+            assets,
             instance=instance,
             selection=list(run.keys),
             tags=tags | {"techhub/trigger": "refresh"},
+            run_config=_reconcile_config(assets) if reconcile else None,
             raise_on_error=False,
         )
         if not result.success:

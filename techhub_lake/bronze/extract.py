@@ -36,7 +36,7 @@ from techhub_lake.bronze.arrow_types import (
     dictionary_columns,
     normalize_batch,
 )
-from techhub_lake.catalog import CatalogError, CatalogTable
+from techhub_lake.catalog import CatalogError, CatalogTable, Strategy
 from techhub_lake.lake.layout import bronze_file
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.source.connection import SourceUnavailable, libpq_url, redact
@@ -45,6 +45,10 @@ PARQUET_COMPRESSION = "snappy"  # seed 000: "Bronze: Parquet (snappy)"; measured
 ROW_GROUP_BYTES = 64 * 1024 * 1024
 BATCH_SIZE_HINT_BYTES = 16 * 1024 * 1024
 PREVIEW_ROWS = 5
+# Incremental tables carry each row's md5 as PostgreSQL computes it (of the row's text, alias t), so
+# a later reconciliation can find rows changed without moving the watermark by comparing hashes only.
+SOURCE_MD5 = "_source_md5"
+ROW_MD5_SQL = "md5(t::text)"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 BatchHook = Callable[[int, int], None]  # (batches read so far, rows read so far)
@@ -156,8 +160,12 @@ class _ReadPlan:
 
 def _read_plan(cur, table: CatalogTable, catalog_path: str) -> _ReadPlan:
     columns = source_columns(cur, table, catalog_path)
-    return _ReadPlan(columns, bronze_schema(columns), ", ".join(c.select_expression() for c in columns),
-                     dictionary_columns(columns))
+    schema = bronze_schema(columns)
+    select = ", ".join(c.select_expression() for c in columns)
+    if table.strategy == Strategy.INCREMENTAL:  # the row's own hash, for the silver reconciliation
+        select += f", {ROW_MD5_SQL} AS {SOURCE_MD5}"
+        schema = schema.append(pa.field(SOURCE_MD5, pa.string()))
+    return _ReadPlan(columns, schema, select, dictionary_columns(columns))
 
 
 def _prefetch(batches: Iterable[pa.RecordBatch], cancel: Callable[[], None], depth: int = 2) -> Iterator[pa.RecordBatch]:
@@ -365,7 +373,7 @@ def extract_days(
         naive = watermark.udt_name == "timestamp"
         order = ", ".join(f'"{k}"' for k in (table.watermark, *table.primary_key))
         query = (
-            f"SELECT {select} FROM {table.qualified_name} WHERE {watermark.quoted} >= {_literal(days[0].start, naive)} "
+            f"SELECT {select} FROM {table.qualified_name} AS t WHERE {watermark.quoted} >= {_literal(days[0].start, naive)} "
             f"AND {watermark.quoted} < {_literal(days[-1].end, naive)} ORDER BY {order}"
         )
         extraction = Extraction(table=table, columns=columns, query=query, started_at=started)
@@ -431,7 +439,7 @@ def extract_snapshot(
         plan = _read_plan(cur, table, catalog_path)
         schema = plan.schema
         order = ", ".join(f'"{k}"' for k in table.primary_key)
-        query = f"SELECT {plan.select} FROM {table.qualified_name} ORDER BY {order}"
+        query = f"SELECT {plan.select} FROM {table.qualified_name} AS t ORDER BY {order}"
         extraction = Extraction(table=table, columns=plan.columns, query=query, started_at=started)
         encoders = _Encoders(workers=1)
         target = _DayFile(lake, bronze_file(table, day), day, schema, plan.dictionary, encoders)
@@ -451,3 +459,25 @@ def extract_snapshot(
     extraction.finished_at = dt.datetime.now(dt.UTC)
     return extraction
 
+
+
+def read_rows_by_key(cur, table: CatalogTable, catalog_path: str, keys: list) -> pa.Table:
+    """The current rows of some keys (single-column keys), typed as bronze types them, with their md5:
+    what the reconciliation re-reads for rows whose hash changed."""
+    plan = _read_plan(cur, table, catalog_path)
+    (key,) = table.primary_key
+    batches = []
+    for start in range(0, len(keys), 10_000):
+        chunk = keys[start:start + 10_000]
+        listed = ", ".join(str(int(k)) for k in chunk) if all(isinstance(k, int) for k in chunk) else \
+            ", ".join("'" + str(k).replace("'", "''") + "'" for k in chunk)
+        cur.execute(f'SELECT {plan.select} FROM {table.qualified_name} AS t WHERE "{key}" IN ({listed})')
+        batches += [normalize_batch(b, plan.schema) for b in cur.fetch_record_batch()]
+    return pa.Table.from_batches(batches, schema=plan.schema)
+
+
+def source_row_hashes(cur, table: CatalogTable) -> pa.Table:
+    """Every key of the table with the md5 of its row, computed in PostgreSQL: only hashes cross the wire."""
+    (key,) = table.primary_key
+    cur.execute(f'SELECT "{key}", {ROW_MD5_SQL} AS {SOURCE_MD5} FROM {table.qualified_name} AS t')
+    return cur.fetch_arrow_table()

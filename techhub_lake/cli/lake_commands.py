@@ -61,12 +61,13 @@ def catalog_check_command(catalog_path: str | None) -> None:
 
 @click.command("refresh")
 @click.option("--select", "selection", default=None, help="Dagster asset selection (default: every asset).")
-def refresh_command(selection: str | None) -> None:
+@click.option("--reconcile", is_flag=True, help="Also repair silver rows changed without moving updated_at.")
+def refresh_command(selection: str | None, reconcile: bool) -> None:
     """Bring the lake up to date with the source through the Dagster instance (runs show in the UI)."""
     from techhub_lake.automation.refresh import refresh_lake
 
     prepare_dagster_home()
-    refresh_lake(selection, echo=click.echo)
+    refresh_lake(selection, echo=click.echo, reconcile=reconcile)
 
 
 def start_dagster_ui(port: int) -> subprocess.Popen:

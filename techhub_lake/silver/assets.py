@@ -3,6 +3,7 @@ exactly the bronze asset it reads."""
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 from deltalake import DeltaTable, write_deltalake
 
 from techhub_lake.bronze.assets import SOURCE_POOL, SOURCE_RETRY
@@ -11,6 +12,7 @@ from techhub_lake.catalog import Catalog, CatalogTable, Partitioning
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.silver.children import CHILD_TABLES, ChildTable
 from techhub_lake.silver.current_state import SILVER_ROOT, MergeOutcome, merge_current_state, silver_table_path
+from techhub_lake.silver.reconcile import reconcile_current_state
 from techhub_lake.silver.transforms import quality_counts
 
 SILVER_GROUP = "silver"
@@ -60,19 +62,48 @@ def merge_metadata(outcome: MergeOutcome, uri: str) -> dict[str, dg.MetadataValu
     return metadata
 
 
-def build_silver_asset(table: CatalogTable) -> dg.AssetsDefinition:
+class SilverRefreshConfig(dg.Config):
+    """How a silver current-state refresh runs."""
+
+    reconcile: bool = Field(default=False, description=(
+        "Also compare every row's hash with the source and repair the rows changed without moving "
+        "the watermark (the daily deep reconciliation; `techhub-lake refresh --reconcile`)."))
+
+
+def silver_op_name(table: CatalogTable) -> str:
+    """The op behind a table's current-state asset (for run config)."""
+    return f"silver_{table.name}"
+
+
+def build_silver_asset(table: CatalogTable, catalog: Catalog) -> dg.AssetsDefinition:
     """The current-state asset of one catalog table."""
     reads_source = table.partitioning != Partitioning.SNAPSHOT
 
-    @dg.multi_asset(name=f"silver_{table.name}", specs=[silver_spec(table)],
+    @dg.multi_asset(name=silver_op_name(table), specs=[silver_spec(table)],
                     pool=SOURCE_POOL if reads_source else None, retry_policy=SOURCE_RETRY)
-    def _silver(context: dg.AssetExecutionContext, source: SourceDatabase, lake: LakeStorage) -> dg.MaterializeResult:
+    def _silver(context: dg.AssetExecutionContext, config: SilverRefreshConfig, source: SourceDatabase,
+                lake: LakeStorage) -> dg.MaterializeResult:
         files = lake.files()
         url = source.resolved_url() if reads_source else ""
         outcome = merge_current_state(url, files, table, run_id=context.run.run_id,
                                       statement_timeout_ms=source.statement_timeout_ms)
         context.log.info(f"{table.name}: +{outcome.inserted} ~{outcome.updated} -{outcome.deleted}, {outcome.rows} rows")
-        return dg.MaterializeResult(metadata=merge_metadata(outcome, files.uri(silver_table_path(table))))
+        metadata = merge_metadata(outcome, files.uri(silver_table_path(table)))
+        if config.reconcile:
+            report = reconcile_current_state(url, files, table, catalog_path=catalog.path, run_id=context.run.run_id,
+                                             statement_timeout_ms=source.statement_timeout_ms)
+            if report is not None:
+                context.log.info(f"{table.name}: reconciliation checked {report.checked:,} rows, "
+                                 f"repaired {report.repaired}, deleted {report.outcome.deleted}")
+                metadata |= {
+                    "reconciliation/rows_checked": dg.MetadataValue.int(report.checked),
+                    "reconciliation/rows_stale": dg.MetadataValue.int(report.stale),
+                    "reconciliation/rows_repaired": dg.MetadataValue.int(report.repaired),
+                    "reconciliation/rows_inserted": dg.MetadataValue.int(report.outcome.inserted),
+                    "reconciliation/rows_deleted": dg.MetadataValue.int(report.outcome.deleted),
+                    "dagster/row_count": dg.MetadataValue.int(report.outcome.rows),
+                }
+        return dg.MaterializeResult(metadata=metadata)
 
     return _silver
 
@@ -114,5 +145,5 @@ def build_child_asset(child: ChildTable, catalog: Catalog) -> dg.AssetsDefinitio
 
 def build_silver_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
     """One current-state asset per table the lake loads, and the child tables unpacked from them."""
-    return [*(build_silver_asset(table) for table in catalog.lake_tables),
+    return [*(build_silver_asset(table, catalog) for table in catalog.lake_tables),
             *(build_child_asset(child, catalog) for child in CHILD_TABLES)]

@@ -172,27 +172,32 @@ def merge_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, run_i
         gone = known.unique().join(live, on=list(table.primary_key), how="anti") if known.width else known
         outcome.deleted_keys = gone.rows()
         upserts = rows.join(gone, on=list(table.primary_key), how="anti") if rows is not None and gone.height else rows
-        parts = []
-        target = _open(lake, path)
-        if target is not None and gone.height:  # tombstone rows carry every column (as NULL) for the MERGE
-            parts.append(pl.from_arrow(target.to_pyarrow_dataset().schema.empty_table())
-                         .with_columns(pl.lit(False).alias(DELETED)))
-        if upserts is not None and upserts.height:
-            parts.append(upserts.with_columns(pl.lit(False).alias(DELETED)))
-        if gone.height:
-            parts.append(gone.with_columns(pl.lit(True).alias(DELETED)))
-        if parts:  # with no bronze files and no deletes there is nothing to commit, cursor included
-            source = pl.concat(parts, how="diagonal_relaxed")
-            metrics = _merge(lake, path, table, source, changes.cursor)
-            outcome.inserted += metrics.get("num_target_rows_inserted", 0)
-            outcome.updated += metrics.get("num_target_rows_updated", 0)
-            outcome.deleted += metrics.get("num_target_rows_deleted", 0)
-        if gone.height:
-            _log_tombstones(lake, table, gone, run_id)
+        apply_changes(lake, path, table, upserts, gone, changes.cursor, outcome, run_id)
     if _open(lake, path) is None:
         _create_empty(lake, path, table, changes.cursor)
     _finish(lake, path, outcome)
     return outcome
+
+
+def apply_changes(lake: LakeFiles, path: str, table: CatalogTable, upserts: pl.DataFrame | None, gone: pl.DataFrame,
+                  cursor: dt.datetime | None, outcome: MergeOutcome, run_id: str) -> None:
+    """Upsert rows and delete keys in one MERGE (one commit, with the cursor if given); log the deletes."""
+    parts = []
+    target = _open(lake, path)
+    if target is not None and gone.height:  # tombstone rows carry every column (as NULL) for the MERGE
+        parts.append(pl.from_arrow(target.to_pyarrow_dataset().schema.empty_table())
+                     .with_columns(pl.lit(False).alias(DELETED)))
+    if upserts is not None and upserts.height:
+        parts.append(upserts.with_columns(pl.lit(False).alias(DELETED)))
+    if gone.height:
+        parts.append(gone.with_columns(pl.lit(True).alias(DELETED)))
+    if parts:  # with no rows and no deletes there is nothing to commit, cursor included
+        metrics = _merge(lake, path, table, pl.concat(parts, how="diagonal_relaxed"), cursor)
+        outcome.inserted += metrics.get("num_target_rows_inserted", 0)
+        outcome.updated += metrics.get("num_target_rows_updated", 0)
+        outcome.deleted += metrics.get("num_target_rows_deleted", 0)
+    if gone.height:
+        _log_tombstones(lake, table, gone, run_id)
 
 
 def _create_empty(lake: LakeFiles, path: str, table: CatalogTable, cursor: dt.datetime | None) -> None:

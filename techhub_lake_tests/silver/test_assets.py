@@ -104,3 +104,9 @@ def test_refresh_builds_dimensions_and_the_fact_and_churn_adds_versions(new_data
         pl.col("valid_from").shift(-1).over("user_id").alias("next_from")).filter(
         pl.col("next_from").is_not_null() & (pl.col("valid_to") > pl.col("next_from")))
     assert overlaps.height == 0  # no overlapping validity
+    # the daily deep reconciliation (`refresh --reconcile`) repairs the silent updates churn made
+    refresh_lake("group:silver", lambda _: None, defs=defs, catalog=catalog, instance=dagster_instance, reconcile=True)
+    event = dagster_instance.get_latest_materialization_event(dg.AssetKey(["silver", "account", "user"]))
+    meta = event.asset_materialization.metadata
+    assert meta["reconciliation/rows_checked"].value == table("account/user").height
+    assert meta["reconciliation/rows_repaired"].value > 0

@@ -124,3 +124,23 @@ def test_churn_then_incremental_refresh_equals_the_source_but_for_silent_updates
                 assert outcome.inserted == change.inserted
                 # cost follows the change: a few days of bronze, not all of it
                 assert outcome.files_read <= 3
+
+
+def test_reconciliation_repairs_the_silent_updates_and_a_second_pass_finds_nothing(lake_after_first_load):
+    """Runs after the churn test above (same module lake): what it left behind, this repairs."""
+    from techhub_lake.catalog import Strategy
+    from techhub_lake.silver.reconcile import reconcile_current_state
+
+    url, lake, root, _ = lake_after_first_load
+    repaired_total = 0
+    for table in CATALOG.lake_tables:
+        report = reconcile_current_state(url, lake, table, catalog_path=CATALOG.path, run_id="reconcile")
+        if table.strategy != Strategy.INCREMENTAL:
+            assert report is None
+            continue
+        repaired_total += report.repaired
+        assert report.checked == source_rows(url, table, root).height
+        assert differing_keys(silver_rows(lake, table), source_rows(url, table, root), table) == (set(), set(), set()), table.name
+        again = reconcile_current_state(url, lake, table, catalog_path=CATALOG.path, run_id="again")
+        assert (again.stale, again.repaired) == (0, 0), table.name
+    assert repaired_total > 0  # the churn's QuerySet.update() and SET NULL rows

@@ -1,0 +1,88 @@
+"""Reconciliation: find the rows an incremental load cannot see, and repair them.
+
+Django's ``QuerySet.update()`` and ``ON DELETE SET NULL`` cascades rewrite rows without moving
+``updated_at``. Bronze keeps, for every incremental row, the md5 of the row as PostgreSQL computes
+it; this pass asks PostgreSQL for the same hash of every live row (only keys and hashes cross the
+wire, in one read-only snapshot), re-reads just the rows whose hash differs or that silver lacks,
+and merges them, together with the deletes, in one commit. Repairs go straight to silver (bronze
+stays the record of what each extraction saw) and are logged in ``silver/techhub/_reconciliations``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+import pyarrow as pa
+from deltalake import write_deltalake
+
+from techhub_lake.bronze.extract import SOURCE_MD5, arrow_snapshot, read_rows_by_key, source_row_hashes
+from techhub_lake.catalog import CatalogTable, Strategy
+from techhub_lake.lake.storage import LakeFiles
+from techhub_lake.silver.bronze_changes import EXTRACTED_AT
+from techhub_lake.silver.current_state import (
+    SILVER_ROOT,
+    MergeOutcome,
+    _finish,
+    _open,
+    apply_changes,
+    latest_versions,
+    silver_table_path,
+)
+from techhub_lake.silver.transforms import enrich
+
+RECONCILIATIONS = f"{SILVER_ROOT}/_reconciliations"
+RECONCILIATION_SCHEMA = pa.schema([("table", pa.string()), ("run_id", pa.string()), ("checked", pa.int64()),
+                                   ("stale", pa.int64()), ("repaired", pa.int64()), ("inserted", pa.int64()),
+                                   ("deleted", pa.int64()), ("finished_at", pa.timestamp("us", tz="UTC"))])
+
+
+@dataclass
+class Reconciliation:
+    """What one reconciliation of a table found and did."""
+
+    checked: int = 0
+    stale: int = 0  # rows whose hash differs from silver's, or that silver lacks
+    outcome: MergeOutcome | None = None
+
+    @property
+    def repaired(self) -> int:
+        return self.outcome.updated if self.outcome else 0
+
+
+def reconcile_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, catalog_path: str, run_id: str = "",
+                            statement_timeout_ms: int | None = None) -> Reconciliation | None:
+    """Compare row hashes of the source and silver, and repair what differs. None where it does not apply
+    (full snapshots are complete already, append-only rows never change, composite keys are not supported)."""
+    path = silver_table_path(table)
+    target = _open(lake, path)
+    if table.strategy != Strategy.INCREMENTAL or len(table.primary_key) != 1 or target is None:
+        return None
+    (key,) = table.primary_key
+    columns = [key] + ([SOURCE_MD5] if SOURCE_MD5 in target.to_pyarrow_dataset().schema.names else [])
+    silver = pl.from_arrow(target.to_pyarrow_table(columns=columns))
+    if SOURCE_MD5 not in silver.columns:
+        silver = silver.with_columns(pl.lit(None, pl.String).alias(SOURCE_MD5))
+    with arrow_snapshot(url, application_name=f"techhub-lake reconcile {table.name}",
+                        statement_timeout_ms=statement_timeout_ms) as cur:
+        source = pl.from_arrow(source_row_hashes(cur, table))
+        compared = source.join(silver, on=key, how="left", suffix="_silver")
+        stale = compared.filter(pl.col(f"{SOURCE_MD5}_silver").is_null()
+                                | (pl.col(SOURCE_MD5) != pl.col(f"{SOURCE_MD5}_silver")))[key].to_list()
+        rows = read_rows_by_key(cur, table, catalog_path, stale) if stale else None
+    report = Reconciliation(checked=source.height, stale=len(stale), outcome=MergeOutcome())
+    gone = silver.select(key).join(source.select(key), on=key, how="anti")
+    upserts = None
+    if rows is not None and rows.num_rows:
+        now = dt.datetime.now(dt.UTC)
+        frame = pl.from_arrow(rows).with_columns(pl.lit(now, pl.Datetime("us", "UTC")).alias(EXTRACTED_AT))
+        upserts = enrich(table, latest_versions(frame, table), set(target.to_pyarrow_dataset().schema.names))
+    apply_changes(lake, path, table, upserts, gone, None, report.outcome, run_id)
+    _finish(lake, path, report.outcome)
+    outcome = report.outcome
+    record = pa.table({"table": [table.name], "run_id": [run_id], "checked": [report.checked], "stale": [report.stale],
+                       "repaired": [outcome.updated], "inserted": [outcome.inserted], "deleted": [outcome.deleted],
+                       "finished_at": [dt.datetime.now(dt.UTC)]}, schema=RECONCILIATION_SCHEMA)
+    write_deltalake(lake.uri(RECONCILIATIONS), record, mode="append", storage_options=lake.storage_options())
+    return report

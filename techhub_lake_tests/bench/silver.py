@@ -1,0 +1,78 @@
+"""Benchmark of silver: the first load against a refresh after one `source churn`, and the reconciliation.
+
+    python -m techhub_lake_tests.bench.silver --scale 1
+
+For each daily-partitioned table it prints the rows, the seconds of the first current-state merge
+(from all of bronze), of the refresh merge after a churn batch (the lookback window's bronze
+only), their ratio, and the seconds and repairs of a reconciliation. Figures are printed, never
+asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import resource
+import tempfile
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from techhub_lake.bronze.assets import extract_and_record
+from techhub_lake.catalog import Partitioning, load_catalog
+from techhub_lake.lake.storage import LakeFiles
+from techhub_lake.silver.current_state import merge_current_state
+from techhub_lake.silver.reconcile import reconcile_current_state
+from techhub_lake.source.churn import churn_source
+from techhub_lake.source.embedded import EmbeddedPostgres
+from techhub_lake.source.generator import generated_with, init_source
+from techhub_lake_tests.bench.extract import all_days
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--state", default=os.environ.get("TECHHUB_STATE_DIR", ".techhub-lake") + "/bench")
+    args = parser.parse_args()
+
+    server = EmbeddedPostgres(Path(args.state) / "postgres")
+    url = server.start()
+    if generated_with(url) != (args.seed, args.scale):
+        init_source(url, scale=args.scale, seed=args.seed)
+    catalog = load_catalog()
+    tables = [t for t in catalog.lake_tables if t.partitioning == Partitioning.DAILY]
+    days = all_days(catalog)
+    today = dt.datetime.now(ZoneInfo(catalog.defaults.timezone)).date()
+    with tempfile.TemporaryDirectory(prefix="bench-silver-") as root:
+        lake = LakeFiles(root)
+        first = {}
+        for table in tables:
+            extract_and_record(url, lake, table, catalog, days=days, snapshot_day=None, run_id="first")
+            started = time.perf_counter()
+            outcome = merge_current_state(url, lake, table, run_id="first")
+            first[table.name] = (time.perf_counter() - started, outcome.rows)
+        report = churn_source(url, seed=args.seed + 1)
+        print(f"{'table':<26} {'rows':>9} {'first s':>8} {'refresh s':>9} {'ratio':>6} {'changed':>8} "
+              f"{'reconcile s':>11} {'repaired':>8}")
+        for table in tables:
+            window = [d for d in days if d.day >= today - table.lookback]
+            extract_and_record(url, lake, table, catalog, days=window, snapshot_day=None, run_id="refresh")
+            started = time.perf_counter()
+            merge_current_state(url, lake, table, run_id="refresh")
+            refresh_s = time.perf_counter() - started
+            started = time.perf_counter()
+            repaired = reconcile_current_state(url, lake, table, catalog_path=catalog.path, run_id="reconcile")
+            reconcile_s = time.perf_counter() - started
+            change = report.tables.get(table.name)
+            first_s, rows = first[table.name]
+            print(f"{table.name:<26} {rows:>9,} {first_s:>8.2f} {refresh_s:>9.2f} {refresh_s / first_s:>6.2f} "
+                  f"{(change.total if change else 0):>8} {reconcile_s:>11.2f} "
+                  f"{(repaired.repaired if repaired else 0):>8}", flush=True)
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()

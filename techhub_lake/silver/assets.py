@@ -4,14 +4,20 @@ exactly the bronze asset it reads."""
 import dagster as dg
 import polars as pl
 from pydantic import Field
-from deltalake import DeltaTable, write_deltalake
+from deltalake import write_deltalake
 
 from techhub_lake.bronze.assets import SOURCE_POOL, SOURCE_RETRY
 from techhub_lake.bronze.specs import bronze_key
 from techhub_lake.catalog import Catalog, CatalogTable, Partitioning
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.silver.children import CHILD_TABLES, ChildTable
-from techhub_lake.silver.current_state import SILVER_ROOT, MergeOutcome, merge_current_state, silver_table_path
+from techhub_lake.silver.current_state import (
+    SILVER_ROOT,
+    MergeOutcome,
+    merge_current_state,
+    open_delta,
+    silver_table_path,
+)
 from techhub_lake.silver.reconcile import reconcile_current_state
 from techhub_lake.silver.transforms import quality_counts
 
@@ -124,8 +130,11 @@ def build_child_asset(child: ChildTable, catalog: Catalog) -> dg.AssetsDefinitio
     @dg.multi_asset(name=f"silver_{child.module}_{child.name}", specs=[spec])
     def _child(context: dg.AssetExecutionContext, lake: LakeStorage) -> dg.MaterializeResult:
         files = lake.files()
-        parent_rows = pl.from_arrow(DeltaTable(files.uri(silver_table_path(parent)),
-                                               storage_options=files.storage_options()).to_pyarrow_table())
+        parent_table = open_delta(files, silver_table_path(parent))
+        if parent_table is None:
+            raise dg.Failure(f"{silver_table_path(parent)} does not exist yet: materialize "
+                             f"{silver_key(parent).to_user_string()} first", allow_retries=False)
+        parent_rows = pl.from_arrow(parent_table.to_pyarrow_table())
         rows = child.build(parent_rows)
         write_deltalake(files.uri(relative), rows.to_arrow(), mode="overwrite", schema_mode="overwrite",
                         storage_options=files.storage_options())

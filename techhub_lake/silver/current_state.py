@@ -60,7 +60,8 @@ class MergeOutcome:
     schema: pa.Schema | None = None
 
 
-def _open(lake: LakeFiles, relative: str) -> DeltaTable | None:
+def open_delta(lake: LakeFiles, relative: str) -> DeltaTable | None:
+    """A Delta table of the lake, or None if it does not exist yet."""
     try:
         return DeltaTable(lake.uri(relative), storage_options=lake.storage_options())
     except TableNotFoundError:
@@ -69,7 +70,7 @@ def _open(lake: LakeFiles, relative: str) -> DeltaTable | None:
 
 def silver_cursor(lake: LakeFiles, table: CatalogTable) -> dt.datetime | None:
     """The bronze extraction time the silver table has merged up to (from its own commit log)."""
-    delta = _open(lake, silver_table_path(table))
+    delta = open_delta(lake, silver_table_path(table))
     if delta is None:
         return None
     for commit in delta.history():  # newest first
@@ -102,7 +103,7 @@ def source_keys(url: str, table: CatalogTable, statement_timeout_ms: int | None)
 
 def _silver_rows(lake: LakeFiles, path: str, table: CatalogTable, rows: pl.DataFrame) -> pl.DataFrame:
     """The changed rows with silver's derived columns (dynamic ones known to the table included)."""
-    target = _open(lake, path)
+    target = open_delta(lake, path)
     known = set(target.to_pyarrow_dataset().schema.names) if target is not None else set()
     return enrich(table, rows, known)
 
@@ -120,7 +121,7 @@ def _newer_predicate(table: CatalogTable) -> str:
 def _merge(lake: LakeFiles, path: str, table: CatalogTable, source: pl.DataFrame,
            cursor: dt.datetime | None) -> dict:
     metadata = {CURSOR_KEY: cursor.isoformat()} if cursor else {}
-    delta = _open(lake, path)
+    delta = open_delta(lake, path)
     arrow = source.to_arrow()
     if delta is None:
         write_deltalake(lake.uri(path), arrow.drop_columns([DELETED]).filter(pc.invert(arrow[DELETED])),
@@ -138,7 +139,7 @@ def _merge(lake: LakeFiles, path: str, table: CatalogTable, source: pl.DataFrame
 
 
 def _current_keys(lake: LakeFiles, path: str, table: CatalogTable) -> pl.DataFrame:
-    delta = _open(lake, path)
+    delta = open_delta(lake, path)
     if delta is None:
         return pl.DataFrame()
     return pl.from_arrow(delta.to_pyarrow_table(columns=list(table.primary_key)))
@@ -173,9 +174,9 @@ def merge_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, run_i
         outcome.deleted_keys = gone.rows()
         upserts = rows.join(gone, on=list(table.primary_key), how="anti") if rows is not None and gone.height else rows
         apply_changes(lake, path, table, upserts, gone, changes.cursor, outcome, run_id)
-    if _open(lake, path) is None:
+    if open_delta(lake, path) is None:
         _create_empty(lake, path, table, changes.cursor)
-    _finish(lake, path, outcome)
+    record_table_state(lake, path, outcome)
     return outcome
 
 
@@ -183,7 +184,7 @@ def apply_changes(lake: LakeFiles, path: str, table: CatalogTable, upserts: pl.D
                   cursor: dt.datetime | None, outcome: MergeOutcome, run_id: str) -> None:
     """Upsert rows and delete keys in one MERGE (one commit, with the cursor if given); log the deletes."""
     parts = []
-    target = _open(lake, path)
+    target = open_delta(lake, path)
     if target is not None and gone.height:  # tombstone rows carry every column (as NULL) for the MERGE
         parts.append(pl.from_arrow(target.to_pyarrow_dataset().schema.empty_table())
                      .with_columns(pl.lit(False).alias(DELETED)))
@@ -214,7 +215,7 @@ def _create_empty(lake: LakeFiles, path: str, table: CatalogTable, cursor: dt.da
 
 def _replace_with_snapshot(lake: LakeFiles, path: str, table: CatalogTable, changes, outcome: MergeOutcome) -> MergeOutcome:
     if changes.empty:
-        _finish(lake, path, outcome)
+        record_table_state(lake, path, outcome)
         return outcome
     rows = enrich(table, read_bronze(lake, changes.files))
     before = _current_keys(lake, path, table)
@@ -230,12 +231,13 @@ def _replace_with_snapshot(lake: LakeFiles, path: str, table: CatalogTable, chan
                     commit_properties=CommitProperties(custom_metadata={CURSOR_KEY: changes.cursor.isoformat()}))
     outcome.replaced = True
     outcome.rows_read = rows.height
-    _finish(lake, path, outcome)
+    record_table_state(lake, path, outcome)
     return outcome
 
 
-def _finish(lake: LakeFiles, path: str, outcome: MergeOutcome) -> None:
-    delta = _open(lake, path)
+def record_table_state(lake: LakeFiles, path: str, outcome: MergeOutcome) -> None:
+    """Fill in the table's version, row count, schema and quality totals after a change."""
+    delta = open_delta(lake, path)
     if delta is not None:
         dataset = delta.to_pyarrow_dataset()
         outcome.version = delta.version()

@@ -4,14 +4,13 @@ import datetime as dt
 
 import dagster as dg
 import polars as pl
-from deltalake import DeltaTable, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake import write_deltalake
 
 from techhub_lake.catalog import Catalog
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.resources import LakeStorage
 from techhub_lake.silver.assets import SILVER_GROUP, silver_key
-from techhub_lake.silver.current_state import SILVER_ROOT, silver_table_path
+from techhub_lake.silver.current_state import SILVER_ROOT, open_delta, silver_table_path
 from techhub_lake.silver.dimensions import DIMENSIONS, DimensionSpec, fact_requests, scd2_update
 
 FACT_PATH = f"{SILVER_ROOT}/fact/fact_requests"
@@ -24,10 +23,8 @@ def dimension_path(spec: DimensionSpec) -> str:
 
 def read_delta(lake: LakeFiles, relative: str) -> pl.DataFrame | None:
     """A Delta table of the lake as a polars frame, or None if it does not exist yet."""
-    try:
-        return pl.from_arrow(DeltaTable(lake.uri(relative), storage_options=lake.storage_options()).to_pyarrow_table())
-    except TableNotFoundError:
-        return None
+    delta = open_delta(lake, relative)
+    return None if delta is None else pl.from_arrow(delta.to_pyarrow_table())
 
 
 def _schema_metadata(frame: pl.DataFrame) -> dg.MetadataValue:

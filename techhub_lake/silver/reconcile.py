@@ -24,8 +24,8 @@ from techhub_lake.silver.bronze_changes import EXTRACTED_AT
 from techhub_lake.silver.current_state import (
     SILVER_ROOT,
     MergeOutcome,
-    _finish,
-    _open,
+    record_table_state,
+    open_delta,
     apply_changes,
     latest_versions,
     silver_table_path,
@@ -56,7 +56,7 @@ def reconcile_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, c
     """Compare row hashes of the source and silver, and repair what differs. None where it does not apply
     (full snapshots are complete already, append-only rows never change, composite keys are not supported)."""
     path = silver_table_path(table)
-    target = _open(lake, path)
+    target = open_delta(lake, path)
     if table.strategy != Strategy.INCREMENTAL or len(table.primary_key) != 1 or target is None:
         return None
     (key,) = table.primary_key
@@ -79,7 +79,7 @@ def reconcile_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, c
         frame = pl.from_arrow(rows).with_columns(pl.lit(now, pl.Datetime("us", "UTC")).alias(EXTRACTED_AT))
         upserts = enrich(table, latest_versions(frame, table), set(target.to_pyarrow_dataset().schema.names))
     apply_changes(lake, path, table, upserts, gone, None, report.outcome, run_id)
-    _finish(lake, path, report.outcome)
+    record_table_state(lake, path, report.outcome)
     outcome = report.outcome
     record = pa.table({"table": [table.name], "run_id": [run_id], "checked": [report.checked], "stale": [report.stale],
                        "repaired": [outcome.updated], "inserted": [outcome.inserted], "deleted": [outcome.deleted],

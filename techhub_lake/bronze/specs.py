@@ -48,7 +48,3 @@ def bronze_spec(table: CatalogTable, catalog: Catalog) -> dg.AssetSpec:
         tags={"strategy": table.strategy.value, "priority": table.priority, "module": table.module},
     )
 
-
-def bronze_specs(catalog: Catalog) -> list[dg.AssetSpec]:
-    """One spec per table the lake loads, in catalog order."""
-    return [bronze_spec(table, catalog) for table in catalog.lake_tables]

@@ -88,9 +88,6 @@ class LakeFiles:
     def exists(self, relative: str) -> bool:
         return self.fs.get_file_info(self.path(relative)).type == pafs.FileType.File
 
-    def size(self, relative: str) -> int:
-        return int(self.fs.get_file_info(self.path(relative)).size or 0)
-
     def list_files(self, relative_dir: str) -> list[str]:
         """Published files under a directory (recursively), relative to the lake root, sorted."""
         selector = pafs.FileSelector(self.path(relative_dir), recursive=True, allow_not_found=True)

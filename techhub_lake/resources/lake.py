@@ -24,11 +24,6 @@ class LakeStorage(dg.ConfigurableResource):
     aws_access_key_id: str | None = Field(default=None, description="$AWS_ACCESS_KEY_ID")
     aws_secret_access_key: str | None = Field(default=None, description="$AWS_SECRET_ACCESS_KEY")
 
-    @property
-    def is_s3(self) -> bool:
-        """Whether the lake is on S3 rather than local disk."""
-        return self.root.startswith("s3://")
-
     def files(self) -> LakeFiles:
         """The lake's files; for S3 the bucket is checked first, so a wrong root fails with a clear message."""
         try:

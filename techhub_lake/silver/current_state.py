@@ -55,7 +55,6 @@ class MergeOutcome:
     rows_read: int = 0
     cursor: dt.datetime | None = None
     replaced: bool = False
-    deleted_keys: list = field(default_factory=list)
     quality: dict[str, int] = field(default_factory=dict)
     schema: pa.Schema | None = None
 
@@ -160,10 +159,8 @@ def merge_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, run_i
         rows = _silver_rows(lake, path, table, latest_versions(read_bronze(lake, files), table)) if files else None
         outcome.rows_read += 0 if rows is None else rows.height
         if not last:
-            if rows is not None:
-                metrics = _merge(lake, path, table, rows.with_columns(pl.lit(False).alias(DELETED)), None)
-                outcome.inserted += metrics.get("num_target_rows_inserted", 0)
-                outcome.updated += metrics.get("num_target_rows_updated", 0)
+            if rows is not None:  # upserts only; deletes and the cursor come with the last chunk
+                apply_changes(lake, path, table, rows, rows.select(table.primary_key).clear(), None, outcome, run_id)
             continue
         # the last merge also removes what the source no longer has, and records the cursor
         live = source_keys(url, table, statement_timeout_ms)
@@ -171,7 +168,6 @@ def merge_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, run_i
         if rows is not None:
             known = pl.concat([known, rows.select(table.primary_key)], how="vertical_relaxed") if known.width else rows.select(table.primary_key)
         gone = known.unique().join(live, on=list(table.primary_key), how="anti") if known.width else known
-        outcome.deleted_keys = gone.rows()
         upserts = rows.join(gone, on=list(table.primary_key), how="anti") if rows is not None and gone.height else rows
         apply_changes(lake, path, table, upserts, gone, changes.cursor, outcome, run_id)
     if open_delta(lake, path) is None:

@@ -75,7 +75,8 @@ def test_definitions_load_without_touching_the_database(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     # bronze and silver per table, plus silver's 2 child tables, 3 dimensions and 1 fact
-    assert int(out.stdout.strip()) == 2 * len(load_catalog().lake_tables) + 6
+    # bronze and silver per table; child tables, dims, fact, techpark silver; 5 + 6 marts and the quality mart
+    assert int(out.stdout.strip()) == 2 * len(load_catalog().lake_tables) + 8 + 12
 
 
 def test_dagster_definitions_validate_passes(tmp_path):

@@ -17,6 +17,9 @@ import dagster as dg
 
 from techhub_lake.bronze.specs import bronze_key
 from techhub_lake.catalog import Catalog
+from techhub_lake.gold.funnel import contiguous_ranges, funnel_partitions_to_refresh
+from techhub_lake.gold.marts import FUNNEL
+from techhub_lake.lake.storage import LakeFiles
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -53,26 +56,58 @@ def _partition_range(partitions_def: dg.PartitionsDefinition, done: set[str], lo
     return max(keys[0], min(first_missing, lookback_start)), last
 
 
+def lake_files(defs: dg.Definitions) -> LakeFiles:
+    """The lake the definitions' ``lake`` resource points at (its ``EnvVar`` values resolved)."""
+    with dg.build_resources({"lake": defs.resources["lake"]}) as resources:
+        return resources.lake.files()
+
+
+def refresh_layers(defs: dg.Definitions, selection: str | None = None) -> list[list[dg.AssetKey]]:
+    """The selected assets by layer (asset group: bronze, silver, gold), layers in dependency order:
+    a layer runs after every layer holding an asset upstream of one of its own."""
+    graph = defs.resolve_asset_graph()
+    layers: dict[str, list[dg.AssetKey]] = {}
+    for key in selected_materializable_keys(defs, selection):
+        layers.setdefault(graph.get(key).group_name or "default", []).append(key)
+    upstream = {name: dg.AssetSelection.assets(*keys).upstream().resolve(graph) - set(keys) for name, keys in layers.items()}
+    ordered: list[str] = []
+    while len(ordered) < len(layers):
+        ready = [name for name in layers if name not in ordered
+                 and not any(upstream[name] & set(layers[other]) for other in layers if other not in ordered and other != name)]
+        ordered.append(ready[0] if ready else next(n for n in layers if n not in ordered))  # a cycle: keep graph order
+    return [layers[name] for name in ordered]
+
+
+def plan_layer(defs: dg.Definitions, catalog: Catalog, instance: dg.DagsterInstance, keys: list[dg.AssetKey],
+               now: dt.datetime | None = None, lake: LakeFiles | None = None) -> list[RefreshRun]:
+    """The runs that bring one layer's assets up to date, given what the lake and the instance hold now.
+
+    Daily assets share a run per partition range; the funnel gets a run per block of months whose
+    requests changed; unpartitioned assets share one run."""
+    lookbacks = {bronze_key(t): t.lookback for t in catalog.lake_tables}
+    funnel = dg.AssetKey(["gold", "techhub", FUNNEL])
+    spans: dict[tuple[str, str] | None, list[dg.AssetKey]] = {}
+    for key in keys:
+        partitions_def = defs.resolve_assets_def(key).partitions_def
+        done = set(instance.get_materialized_partitions(key)) if partitions_def is not None else set()
+        if key == funnel:
+            months = funnel_partitions_to_refresh(lake or lake_files(defs), catalog, done, now)
+            for span in contiguous_ranges(months, partitions_def.get_partition_keys(current_time=now)):
+                spans.setdefault(span, []).append(key)
+        elif partitions_def is not None:
+            span = _partition_range(partitions_def, done, lookbacks.get(key, dt.timedelta(0)), now)
+            spans.setdefault(span, []).append(key)
+        else:
+            spans.setdefault(None, []).append(key)
+    return [RefreshRun(tuple(run_keys), span) for span, run_keys in spans.items()]
+
+
 def plan_refresh(defs: dg.Definitions, catalog: Catalog, instance: dg.DagsterInstance, selection: str | None = None,
                  now: dt.datetime | None = None) -> list[RefreshRun]:
-    """The runs that bring the selected assets up to date, grouped by partition range."""
-    lookbacks = {bronze_key(t): t.lookback for t in catalog.lake_tables}
-    graph = defs.resolve_asset_graph()
-    # A run per layer (asset group) and partition range; layers run in dependency order, so silver
-    # reads what this refresh's bronze runs wrote.
-    groups: dict[tuple[str, tuple[str, str] | None], list[dg.AssetKey]] = {}
-    for key in selected_materializable_keys(defs, selection):
-        assets_def = defs.resolve_assets_def(key)
-        partitions_def = assets_def.partitions_def
-        span = None
-        if partitions_def is not None:
-            done = set(instance.get_materialized_partitions(key))
-            span = _partition_range(partitions_def, done, lookbacks.get(key, dt.timedelta(0)), now)
-        layer = graph.get(key).group_name or "default"
-        groups.setdefault((layer, span), []).append(key)
-    order = {key: index for index, key in enumerate(graph.toposorted_asset_keys)}
-    runs = sorted(groups.items(), key=lambda item: min(order[k] for k in item[1]))
-    return [RefreshRun(tuple(keys), span) for (_, span), keys in runs]
+    """The runs a refresh would make now, layer after layer (a later layer's runs are planned again
+    when it is reached, as its inputs will have changed by then)."""
+    lake = lake_files(defs)
+    return [run for keys in refresh_layers(defs, selection) for run in plan_layer(defs, catalog, instance, keys, now, lake)]
 
 
 def _takes_reconcile(assets_def: dg.AssetsDefinition) -> bool:
@@ -105,23 +140,36 @@ def refresh_lake(
 
         defs, catalog = defs or definitions.defs, catalog or definitions.catalog
     instance = instance or dg.DagsterInstance.get()
-    plan = plan_refresh(defs, catalog, instance, selection)
-    if not plan:
+    layers = refresh_layers(defs, selection)
+    if not layers:
         echo("nothing to materialize: the selection has no materializable assets")
-    for number, run in enumerate(plan, start=1):
-        echo(f"refresh run {number}/{len(plan)}: {run.describe()}")
-        tags = {RANGE_START_TAG: run.partition_range[0], RANGE_END_TAG: run.partition_range[1]} if run.partition_range else {}
-        started = time.monotonic()
-        assets = [defs.resolve_assets_def(key) for key in run.keys]
-        result = dg.materialize(
-            assets,
-            instance=instance,
-            selection=list(run.keys),
-            tags=tags | {"techhub/trigger": "refresh"},
-            run_config=_reconcile_config(assets) if reconcile else None,
-            raise_on_error=False,
-        )
-        if not result.success:
-            raise RuntimeError(f"refresh run {result.run_id} failed; see it in the Dagster UI")
-        echo(f"  done in {time.monotonic() - started:.1f} s (run {result.run_id})")
-    return plan
+    lake = lake_files(defs) if layers else None
+    done: list[RefreshRun] = []
+    for keys in layers:
+        for run in plan_layer(defs, catalog, instance, keys, lake=lake):
+            done.append(run)
+            _execute(run, defs, instance, reconcile, echo, len(done))
+    return done
+
+
+def _execute(run: RefreshRun, defs: dg.Definitions, instance: dg.DagsterInstance, reconcile: bool,
+             echo: Callable[[str], None], number: int) -> None:
+    """One run of a refresh, in process, recorded on the instance like any other run."""
+    echo(f"refresh run {number}: {run.describe()}")
+    tags = {RANGE_START_TAG: run.partition_range[0], RANGE_END_TAG: run.partition_range[1]} if run.partition_range else {}
+    started = time.monotonic()
+    assets = [defs.resolve_assets_def(key) for key in run.keys]
+    result = dg.materialize(
+        assets,
+        instance=instance,
+        selection=list(run.keys),
+        tags=tags | {"techhub/trigger": "refresh"},
+        run_config=_reconcile_config(assets) if reconcile else None,
+        raise_on_error=False,
+    )
+    if not result.success:
+        failures = [f"{event.step_key}: {event.step_failure_data.error.message.strip().splitlines()[0]}"
+                    for event in result.get_step_failure_events() if event.step_failure_data.error]
+        raise RuntimeError(f"refresh run {result.run_id} failed ({'; '.join(failures) or 'see its logs'}); "
+                           "see it in the Dagster UI")
+    echo(f"  done in {time.monotonic() - started:.1f} s (run {result.run_id})")

@@ -12,12 +12,22 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from techhub_lake.bronze.extract import DayWindow, Extraction, extract_days, extract_snapshot
-from techhub_lake.bronze.metadata_log import SchemaVersion, append_extraction_log, record_schema_version
+from techhub_lake.bronze.extract import (
+    DayWindow,
+    Extraction,
+    extract_days,
+    extract_snapshot,
+)
+from techhub_lake.bronze.metadata_log import (
+    SchemaVersion,
+    append_extraction_log,
+    record_schema_version,
+)
 from techhub_lake.bronze.specs import bronze_key, bronze_spec
 from techhub_lake.catalog import Catalog, CatalogError, CatalogTable
 from techhub_lake.lake.layout import EXTRACTION_LOGS, SCHEMA_VERSIONS, bronze_table_dir
 from techhub_lake.lake.storage import LakeFiles
+from techhub_lake.metadata import column_schema, markdown_table
 from techhub_lake.resources import LakeStorage, SourceDatabase
 
 SOURCE_POOL = "techhub_source"
@@ -36,17 +46,10 @@ def day_windows(partitions_def: dg.TimeWindowPartitionsDefinition, window: dg.Ti
 
 def markdown_preview(extraction: Extraction) -> str:
     """The first rows as a markdown table, long values cut short."""
-    if extraction.preview is None or extraction.preview.num_rows == 0:
+    if extraction.preview is None:
         return "_no rows_"
     names = extraction.preview.column_names
-
-    def cell(value: object) -> str:
-        text = "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
-        return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
-
-    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
-    lines += ["| " + " | ".join(cell(row[n]) for n in names) + " |" for row in extraction.preview.to_pylist()]
-    return "\n".join(lines)
+    return markdown_table(names, ([row[n] for n in names] for row in extraction.preview.to_pylist()), PREVIEW_CHARS)
 
 
 def bronze_metadata(extraction: Extraction, version: SchemaVersion, lake: LakeFiles,
@@ -60,8 +63,7 @@ def bronze_metadata(extraction: Extraction, version: SchemaVersion, lake: LakeFi
         "files_removed": dg.MetadataValue.int(len(extraction.removed)),
         "duration_s": dg.MetadataValue.float(round(extraction.seconds, 3)),
         "path": dg.MetadataValue.path(lake.uri(bronze_table_dir(table))),
-        "dagster/column_schema": dg.MetadataValue.table_schema(dg.TableSchema(columns=[
-            dg.TableColumn(c.name, c.describe()) for c in extraction.columns])),
+        "dagster/column_schema": column_schema((c.name, c.describe()) for c in extraction.columns),
         "schema_version": dg.MetadataValue.int(version.version),
         "schema_changed": dg.MetadataValue.bool(version.is_new),
         "preview": dg.MetadataValue.md(markdown_preview(extraction)),

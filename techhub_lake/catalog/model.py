@@ -16,7 +16,14 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 IDENTIFIER = r"^[a-z_][a-z0-9_]*$"
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")

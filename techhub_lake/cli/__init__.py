@@ -8,7 +8,12 @@ import sys
 import click
 
 from techhub_lake.catalog import CatalogError
-from techhub_lake.cli.lake_commands import catalog_group, demo_command, refresh_command, ui_command
+from techhub_lake.cli.lake_commands import (
+    catalog_group,
+    demo_command,
+    refresh_command,
+    ui_command,
+)
 from techhub_lake.cli.signals import install_stop_signals
 from techhub_lake.cli.source_commands import source_group
 from techhub_lake.source.connection import SourceUnavailable

@@ -13,8 +13,8 @@ from pathlib import Path
 import click
 
 from techhub_lake.catalog import load_catalog
-from techhub_lake.cli.signals import install_stop_signals
 from techhub_lake.catalog.live_check import verify_catalog_against_source
+from techhub_lake.cli.signals import install_stop_signals
 from techhub_lake.settings import CATALOG_ENV, SOURCE_URL_ENV, STATE_DIR_ENV, state_dir
 from techhub_lake.source.connection import read_only_snapshot, redact
 from techhub_lake.source.embedded import EmbeddedPostgres

@@ -7,6 +7,7 @@ import os
 import dagster as dg
 
 from techhub_lake.resources.lake import LakeStorage
+from techhub_lake.resources.masking import BinMask
 from techhub_lake.resources.source import SourceDatabase
 from techhub_lake.settings import LAKE_ROOT_ENV, SOURCE_URL_ENV, default_lake_root
 
@@ -16,8 +17,12 @@ def _env_or(name: str, default: str | None = None) -> dg.EnvVar | str | None:
     return dg.EnvVar(name) if os.environ.get(name) else default
 
 
+def _env_int_or(name: str, default: int) -> dg.EnvVar | int:
+    return dg.EnvVar.int(name) if os.environ.get(name) else default
+
+
 def build_resources() -> dict[str, dg.ConfigurableResource]:
-    """The resources every asset shares: the source database and the lake storage."""
+    """The resources every asset shares: the source database, the lake storage, the BIN mask."""
     return {
         "source": SourceDatabase(url=_env_or(SOURCE_URL_ENV)),
         "lake": LakeStorage(
@@ -27,7 +32,9 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             aws_access_key_id=_env_or("AWS_ACCESS_KEY_ID"),
             aws_secret_access_key=_env_or("AWS_SECRET_ACCESS_KEY"),
         ),
+        "bin_mask": BinMask(from_year=_env_int_or("TECHHUB_BIN_MASK_FROM_YEAR", 2021),
+                            keep_last=_env_int_or("TECHHUB_BIN_MASK_KEEP_LAST", 4)),
     }
 
 
-__all__ = ["LakeStorage", "SourceDatabase", "build_resources"]
+__all__ = ["BinMask", "LakeStorage", "SourceDatabase", "build_resources"]

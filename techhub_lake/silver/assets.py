@@ -3,19 +3,20 @@ exactly the bronze asset it reads."""
 
 import dagster as dg
 import polars as pl
-from pydantic import Field
 from deltalake import write_deltalake
+from pydantic import Field
 
 from techhub_lake.bronze.assets import SOURCE_POOL, SOURCE_RETRY
 from techhub_lake.bronze.specs import bronze_key
 from techhub_lake.catalog import Catalog, CatalogTable, Partitioning
+from techhub_lake.lake.delta import open_delta
+from techhub_lake.metadata import column_schema
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.silver.children import CHILD_TABLES, ChildTable
 from techhub_lake.silver.current_state import (
     SILVER_ROOT,
     MergeOutcome,
     merge_current_state,
-    open_delta,
     silver_table_path,
 )
 from techhub_lake.silver.reconcile import reconcile_current_state
@@ -59,8 +60,7 @@ def merge_metadata(outcome: MergeOutcome, uri: str) -> dict[str, dg.MetadataValu
     if outcome.version is not None:
         metadata["delta_version"] = dg.MetadataValue.int(outcome.version)
     if outcome.schema is not None:
-        metadata["dagster/column_schema"] = dg.MetadataValue.table_schema(dg.TableSchema(columns=[
-            dg.TableColumn(f.name, str(f.type)) for f in outcome.schema]))
+        metadata["dagster/column_schema"] = column_schema((f.name, f.type) for f in outcome.schema)
     for name, count in sorted(outcome.quality.items()):
         metadata[f"quality/{name}"] = dg.MetadataValue.int(count)
     if outcome.cursor is not None:
@@ -142,8 +142,7 @@ def build_child_asset(child: ChildTable, catalog: Catalog) -> dg.AssetsDefinitio
             "dagster/row_count": dg.MetadataValue.int(rows.height),
             "parent_rows": dg.MetadataValue.int(parent_rows.height),
             "path": dg.MetadataValue.path(files.uri(relative)),
-            "dagster/column_schema": dg.MetadataValue.table_schema(dg.TableSchema(columns=[
-                dg.TableColumn(name, str(dtype)) for name, dtype in rows.schema.items()])),
+            "dagster/column_schema": column_schema(rows.schema.items()),
         }
         metadata |= {f"quality/{k}": dg.MetadataValue.int(v) for k, v in quality_counts(rows).items()}
         context.log.info(f"{child.name}: {rows.height:,} rows from {parent_rows.height:,} {parent.name} rows")

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import CommitProperties, DeltaTable, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake import CommitProperties, write_deltalake
 
 from techhub_lake.bronze.extract import arrow_snapshot
 from techhub_lake.bronze.metadata_log import latest_bronze_schema
 from techhub_lake.catalog import CatalogTable, Partitioning
+from techhub_lake.lake.delta import open_delta
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.silver.bronze_changes import EXTRACTED_AT, bronze_changes, read_bronze
 from techhub_lake.silver.transforms import enrich, quality_counts
@@ -57,14 +57,6 @@ class MergeOutcome:
     replaced: bool = False
     quality: dict[str, int] = field(default_factory=dict)
     schema: pa.Schema | None = None
-
-
-def open_delta(lake: LakeFiles, relative: str) -> DeltaTable | None:
-    """A Delta table of the lake, or None if it does not exist yet."""
-    try:
-        return DeltaTable(lake.uri(relative), storage_options=lake.storage_options())
-    except TableNotFoundError:
-        return None
 
 
 def silver_cursor(lake: LakeFiles, table: CatalogTable) -> dt.datetime | None:

@@ -3,15 +3,20 @@
 import datetime as dt
 
 import dagster as dg
-import polars as pl
 from deltalake import write_deltalake
 
 from techhub_lake.catalog import Catalog
-from techhub_lake.lake.storage import LakeFiles
+from techhub_lake.lake.delta import read_delta
+from techhub_lake.metadata import column_schema
 from techhub_lake.resources import LakeStorage
 from techhub_lake.silver.assets import SILVER_GROUP, silver_key
-from techhub_lake.silver.current_state import SILVER_ROOT, open_delta, silver_table_path
-from techhub_lake.silver.dimensions import DIMENSIONS, DimensionSpec, fact_requests, scd2_update
+from techhub_lake.silver.current_state import SILVER_ROOT, silver_table_path
+from techhub_lake.silver.dimensions import (
+    DIMENSIONS,
+    DimensionSpec,
+    fact_requests,
+    scd2_update,
+)
 
 FACT_PATH = f"{SILVER_ROOT}/fact/fact_requests"
 
@@ -19,16 +24,6 @@ FACT_PATH = f"{SILVER_ROOT}/fact/fact_requests"
 def dimension_path(spec: DimensionSpec) -> str:
     """``silver/techhub/dim/<dimension>``."""
     return f"{SILVER_ROOT}/dim/{spec.name}"
-
-
-def read_delta(lake: LakeFiles, relative: str) -> pl.DataFrame | None:
-    """A Delta table of the lake as a polars frame, or None if it does not exist yet."""
-    delta = open_delta(lake, relative)
-    return None if delta is None else pl.from_arrow(delta.to_pyarrow_table())
-
-
-def _schema_metadata(frame: pl.DataFrame) -> dg.MetadataValue:
-    return dg.MetadataValue.table_schema(dg.TableSchema(columns=[dg.TableColumn(n, str(t)) for n, t in frame.schema.items()]))
 
 
 def build_dimension_asset(spec: DimensionSpec, catalog: Catalog) -> dg.AssetsDefinition:
@@ -59,7 +54,7 @@ def build_dimension_asset(spec: DimensionSpec, catalog: Catalog) -> dg.AssetsDef
             "versions_closed_by_change": dg.MetadataValue.int(counts.closed_changed),
             "versions_closed_by_delete": dg.MetadataValue.int(counts.closed_deleted),
             "path": dg.MetadataValue.path(files.uri(dimension_path(spec))),
-            "dagster/column_schema": _schema_metadata(dimension),
+            "dagster/column_schema": column_schema(dimension.schema.items()),
         })
 
     return _dimension
@@ -90,7 +85,7 @@ def build_fact_requests_asset(catalog: Catalog) -> dg.AssetsDefinition:
             "dagster/row_count": dg.MetadataValue.int(facts.height),
             **{f"without_{k}": dg.MetadataValue.int(v) for k, v in unmatched.items()},
             "path": dg.MetadataValue.path(files.uri(FACT_PATH)),
-            "dagster/column_schema": _schema_metadata(facts),
+            "dagster/column_schema": column_schema(facts.schema.items()),
         })
 
     return _fact

@@ -17,17 +17,22 @@ import polars as pl
 import pyarrow as pa
 from deltalake import write_deltalake
 
-from techhub_lake.bronze.extract import SOURCE_MD5, arrow_snapshot, read_rows_by_key, source_row_hashes
+from techhub_lake.bronze.extract import (
+    SOURCE_MD5,
+    arrow_snapshot,
+    read_rows_by_key,
+    source_row_hashes,
+)
 from techhub_lake.catalog import CatalogTable, Strategy
+from techhub_lake.lake.delta import open_delta
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.silver.bronze_changes import EXTRACTED_AT
 from techhub_lake.silver.current_state import (
     SILVER_ROOT,
     MergeOutcome,
-    record_table_state,
-    open_delta,
     apply_changes,
     latest_versions,
+    record_table_state,
     silver_table_path,
 )
 from techhub_lake.silver.transforms import enrich

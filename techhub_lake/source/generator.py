@@ -18,7 +18,12 @@ import psycopg2.extensions
 
 from techhub_lake.source import corpus
 from techhub_lake.source.connection import connect, redact
-from techhub_lake.source.tables import TABLE_FILLS, TOP_SERVICES, TableFill, rows_at_scale
+from techhub_lake.source.tables import (
+    TABLE_FILLS,
+    TOP_SERVICES,
+    TableFill,
+    rows_at_scale,
+)
 
 Progress = Callable[[str], None]
 

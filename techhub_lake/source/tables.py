@@ -371,7 +371,10 @@ SELECT i, svc,
                     'signature', blob('sr.sig' || k, i, 1100)) ORDER BY k), '[]'::jsonb)
                   FROM generate_series(1, ri('sr.nsig', i, 0, 3)::int) AS k) END,
         'reject_detail', CASE WHEN st IN ('reject', 'rejected') THEN sent('sr.rej', i, 'ru') END,
-        'certificate_number', CASE WHEN svc = 'techpark' AND st = 'signed' AND u('sr.nocert', i) >= 0.1
+        -- signed techpark requests carry the certificate (one in ten lacks it); some approved ones already
+        -- carry the number issued for them (the certificate fallback's third level finds those)
+        'certificate_number', CASE WHEN svc = 'techpark' AND ((st = 'signed' AND u('sr.nocert', i) >= 0.1)
+                                                             OR (st = 'approved' AND u('sr.precert', i) < 0.6))
                                    THEN 'ТП-' || to_char(c, 'YYYY') || '-' || lpad(i::text, 6, '0') END,
         'certificate_issue_date', CASE WHEN svc = 'techpark' AND st = 'signed' THEN to_char(c + interval '14 days', 'YYYY-MM-DD') END,
         'certificate_end_date', CASE WHEN svc = 'techpark' AND st = 'signed' THEN to_char(c + interval '14 days' + interval '3 years', 'YYYY-MM-DD') END,

@@ -27,10 +27,11 @@ def test_refresh_loads_every_partition_then_only_the_lookback(new_database, tmp_
 
     lines: list[str] = []
     first = refresh_lake(None, lines.append, defs=defs, catalog=catalog, instance=dagster_instance)
-    assert sorted(str(run.partition_range) for run in first) == sorted(
-        ["None", "None", str(("2026-10-25", today.isoformat()))])
-    assert {k.path[0] for k in first[-1].keys} == {"silver"}  # silver last, after the bronze it reads
-    assert {k.path[0] for run in first[:-1] for k in run.keys} == {"bronze"}
+    this_month = today.replace(day=1).isoformat()
+    assert [str(run.partition_range) for run in first][2:] == ["None", "None", str(("2026-10-01", this_month))]
+    assert sorted(str(run.partition_range) for run in first[:2]) == sorted(["None", str(("2026-10-25", today.isoformat()))])
+    # layer after layer: bronze, then the silver it feeds, then gold (the marts, then the funnel's months)
+    assert [{k.path[0] for k in run.keys} for run in first] == [{"bronze"}, {"bronze"}, {"silver"}, {"gold"}, {"gold"}]
     all_days = [(dt.date(2026, 10, 25) + dt.timedelta(days=n)).isoformat() for n in range((today - dt.date(2026, 10, 25)).days + 1)]
     for table in catalog.lake_tables:
         key = dg.AssetKey(["bronze", table.module, table.short_name])
@@ -38,7 +39,7 @@ def test_refresh_loads_every_partition_then_only_the_lookback(new_database, tmp_
             assert dagster_instance.get_latest_materialization_event(key) is not None, table.name
         else:
             assert sorted(dagster_instance.get_materialized_partitions(key)) == all_days, table.name
-    assert any(line.startswith("refresh run 3/3") for line in lines)
+    assert any(line.startswith("refresh run 5:") for line in lines)
 
     # the lake holds exactly the source's rows of the window
     in_lake = duckdb.sql(f"SELECT count(*) FROM read_parquet('{lake}/bronze/techhub/core/actionlog/**/*.parquet')").fetchall()[0][0]
@@ -50,7 +51,7 @@ def test_refresh_loads_every_partition_then_only_the_lookback(new_database, tmp_
     assert silver.num_rows == in_source
 
     second = plan_refresh(defs, catalog, dagster_instance)
-    spans = {run.partition_range for run in second}
+    spans = {run.partition_range for run in second}  # nothing changed: no funnel month is planned
     assert spans == {None, ((today - dt.timedelta(days=2)).isoformat(), today.isoformat()),
                      ((today - dt.timedelta(days=1)).isoformat(), today.isoformat())}
     incremental = next(run for run in second if run.partition_range and run.partition_range[0] == (today - dt.timedelta(days=2)).isoformat())

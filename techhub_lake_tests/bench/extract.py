@@ -26,7 +26,12 @@ from pathlib import Path
 import dagster as dg
 import psycopg2
 
-from techhub_lake.bronze.extract import DayWindow, arrow_snapshot, extract_days, extract_snapshot
+from techhub_lake.bronze.extract import (
+    DayWindow,
+    arrow_snapshot,
+    extract_days,
+    extract_snapshot,
+)
 from techhub_lake.bronze.partitions import daily_partitions
 from techhub_lake.catalog import Partitioning, load_catalog
 from techhub_lake.lake.storage import LakeFiles

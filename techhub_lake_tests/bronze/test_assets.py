@@ -11,7 +11,11 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from techhub_lake.bronze.assets import SOURCE_POOL, build_bronze_asset, build_bronze_assets
+from techhub_lake.bronze.assets import (
+    SOURCE_POOL,
+    build_bronze_asset,
+    build_bronze_assets,
+)
 from techhub_lake.bronze.metadata_log import read_extraction_logs, read_schema_versions
 from techhub_lake.catalog import load_catalog
 from techhub_lake.catalog.model import DEFAULT_CATALOG_PATH

@@ -10,7 +10,10 @@ import pytest
 import yaml
 
 from techhub_lake.catalog import CatalogError, Partitioning, Strategy, load_catalog
-from techhub_lake.catalog.live_check import catalog_problems, verify_catalog_against_source
+from techhub_lake.catalog.live_check import (
+    catalog_problems,
+    verify_catalog_against_source,
+)
 from techhub_lake.source.connection import read_only_snapshot
 
 # Seed 000's load-strategy diagram and priority lists, plus SOURCE_SCHEMA.md's table.

@@ -12,38 +12,17 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
-from techhub_lake.bronze.assets import extract_and_record
-from techhub_lake.bronze.extract import DayWindow, extract_snapshot
-from techhub_lake.bronze.partitions import daily_partitions
+from techhub_lake.bronze.extract import extract_snapshot
 from techhub_lake.catalog import Partitioning, load_catalog
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.silver.current_state import merge_current_state, silver_table_path
 from techhub_lake.silver.transforms import silver_column
 from techhub_lake.source.churn import churn_source
 from techhub_lake.source.generator import init_source
+from techhub_lake_tests.helpers import load_bronze
 
 CATALOG = load_catalog()
 ALMATY = ZoneInfo("Asia/Almaty")
-
-
-def days_between(first: dt.date, last: dt.date) -> list[DayWindow]:
-    partitions = daily_partitions(CATALOG)
-    out = []
-    while first <= last:
-        bounds = partitions.time_window_for_partition_key(first.isoformat())
-        out.append(DayWindow(first, bounds.start, bounds.end))
-        first += dt.timedelta(days=1)
-    return out
-
-
-def load_bronze(url: str, lake: LakeFiles, first: dt.date, run_id: str) -> None:
-    today = dt.datetime.now(ALMATY).date()
-    for table in CATALOG.lake_tables:
-        daily = table.partitioning == Partitioning.DAILY
-        start = first if daily else None
-        extract_and_record(url, lake, table, CATALOG, run_id=run_id,
-                           days=days_between(max(start, dt.date(2019, 1, 1)), today) if daily else None,
-                           snapshot_day=None if daily else today)
 
 
 def source_rows(url: str, table, tmp_path) -> pl.DataFrame:
@@ -78,7 +57,7 @@ def lake_after_first_load(new_database, tmp_path_factory):
     init_source(url, scale=0.01, seed=21)
     root = tmp_path_factory.mktemp("silver")
     lake = LakeFiles(str(root / "lake"))
-    load_bronze(url, lake, dt.date(2019, 1, 1), run_id="first")
+    load_bronze(url, lake, CATALOG, dt.date(2019, 1, 1), run_id="first")
     outcomes = {t.name: merge_current_state(url, lake, t, run_id="first") for t in CATALOG.lake_tables}
     return url, lake, root, outcomes
 
@@ -106,7 +85,7 @@ def test_churn_then_incremental_refresh_equals_the_source_but_for_silent_updates
     url, lake, root, _ = lake_after_first_load
     report = churn_source(url, seed=22)
     today = dt.datetime.now(ALMATY).date()
-    load_bronze(url, lake, today - dt.timedelta(days=2), run_id="second")  # the lookback window, as refresh does
+    load_bronze(url, lake, CATALOG, today - dt.timedelta(days=2), run_id="second")  # the lookback window, as refresh does
     for table in CATALOG.lake_tables:
         outcome = merge_current_state(url, lake, table, run_id="second")
         change = report.tables.get(table.name)
@@ -154,7 +133,7 @@ def test_another_round_with_a_migration_still_ends_equal_to_the_source(lake_afte
     url, lake, root, _ = lake_after_first_load
     report = churn_source(url, seed=23, migrate=True)
     today = dt.datetime.now(ALMATY).date()
-    load_bronze(url, lake, today - dt.timedelta(days=2), run_id="third")
+    load_bronze(url, lake, CATALOG, today - dt.timedelta(days=2), run_id="third")
     for table in CATALOG.lake_tables:
         merge_current_state(url, lake, table, run_id="third")
         if table.strategy == Strategy.INCREMENTAL:

@@ -8,7 +8,11 @@ import psutil
 import psycopg2
 import pytest
 
-from techhub_lake.source.embedded import EmbeddedPostgres, embedded_source, process_alive
+from techhub_lake.source.embedded import (
+    EmbeddedPostgres,
+    embedded_source,
+    process_alive,
+)
 
 
 def _server_processes(data_dir) -> list[psutil.Process]:

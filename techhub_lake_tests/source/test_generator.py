@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from techhub_lake.source.generator import SourceNotSynthetic, generated_with, init_source
+from techhub_lake.source.generator import (
+    SourceNotSynthetic,
+    generated_with,
+    init_source,
+)
 from techhub_lake.source.tables import FIXED_ROWS, SCALE_1_ROWS, rows_at_scale
 from techhub_lake_tests.conftest import SOURCE_SCALE, SOURCE_SEED, query
 from techhub_lake_tests.helpers import table_fingerprints

@@ -22,7 +22,12 @@ from techhub_lake.silver.transforms.json_fields import (
     missing,
     wrong_type,
 )
-from techhub_lake.silver.transforms.multilingual import LANGUAGES, expand_multilingual, first_present, is_multilingual
+from techhub_lake.silver.transforms.multilingual import (
+    LANGUAGES,
+    expand_multilingual,
+    first_present,
+    is_multilingual,
+)
 
 Transform = Callable[[pl.DataFrame, set[str]], pl.DataFrame]
 

@@ -1,0 +1,1 @@
+"""Gold: the marts BI reads, computed from silver with polars."""

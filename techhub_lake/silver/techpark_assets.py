@@ -1,0 +1,91 @@
+"""The techpark silver assets (seed 001): ``silver/service/service_report_v2`` and
+``silver/service/techpark_participants``, rebuilt from silver current state on each run."""
+
+import dagster as dg
+import polars as pl
+from deltalake import write_deltalake
+
+from techhub_lake.catalog import Catalog
+from techhub_lake.lake.delta import read_delta
+from techhub_lake.metadata import column_schema
+from techhub_lake.resources import LakeStorage
+from techhub_lake.silver.assets import SILVER_GROUP, silver_key
+from techhub_lake.silver.current_state import SILVER_ROOT, silver_table_path
+from techhub_lake.silver.techpark import service_report_v2, techpark_participants
+from techhub_lake.silver.transforms import quality_counts
+
+REPORT_V2 = dg.AssetKey(["silver", "service", "service_report_v2"])
+REPORT_V2_PATH = f"{SILVER_ROOT}/service/service_report_v2"
+PARTICIPANTS = dg.AssetKey(["silver", "service", "techpark_participants"])
+PARTICIPANTS_PATH = f"{SILVER_ROOT}/service/techpark_participants"
+
+
+def _read(files, catalog: Catalog, name: str) -> pl.DataFrame:
+    table = catalog.table(name)
+    frame = read_delta(files, silver_table_path(table))
+    if frame is None:
+        raise dg.Failure(f"{files.uri(silver_table_path(table))} does not exist yet: materialize "
+                         f"{silver_key(table).to_user_string()} first", allow_retries=False)
+    return frame
+
+
+def build_report_v2_asset(catalog: Catalog) -> dg.AssetsDefinition:
+    """Typed techpark reports, partitioned by report year in Delta."""
+    spec = dg.AssetSpec(
+        key=REPORT_V2, deps=[silver_key(catalog.table("service_report"))], group_name=SILVER_GROUP,
+        kinds={"delta", "polars"}, tags={"module": "service"},
+        description=("One row per live techpark report: 32 typed fields of `data`, the BIN from `signed_xml` "
+                     "(a real XML parser; malformed documents counted), bin = the report's own else the XML's; "
+                     "Delta partitioned by report_year."))
+
+    @dg.multi_asset(name="silver_service_report_v2", specs=[spec])
+    def _report_v2(context: dg.AssetExecutionContext, lake: LakeStorage) -> dg.MaterializeResult:
+        files = lake.files()
+        reports = service_report_v2(_read(files, catalog, "service_report"))
+        write_deltalake(files.uri(REPORT_V2_PATH), reports.to_arrow(), mode="overwrite", schema_mode="overwrite",
+                        partition_by=["report_year"], storage_options=files.storage_options())
+        quality = quality_counts(reports)
+        context.log.info(f"service_report_v2: {reports.height:,} reports, {quality.get('dq_signed_xml_malformed', 0)} "
+                         f"malformed XML, {quality.get('dq_export_by_country_malformed', 0)} malformed export arrays")
+        return dg.MaterializeResult(metadata={
+            "dagster/row_count": dg.MetadataValue.int(reports.height),
+            "companies": dg.MetadataValue.int(reports.get_column("company_id").n_unique()),
+            "report_years": dg.MetadataValue.text(", ".join(str(y) for y in sorted(reports["report_year"].drop_nulls().unique()))),
+            "bin_from_signed_xml": dg.MetadataValue.int(int((reports["bin_source"] == "signed_xml").sum())),
+            **{f"quality/{k}": dg.MetadataValue.int(v) for k, v in quality.items()},
+            "path": dg.MetadataValue.path(files.uri(REPORT_V2_PATH)),
+            "dagster/column_schema": column_schema(reports.schema.items()),
+        })
+
+    return _report_v2
+
+
+def build_participants_asset(catalog: Catalog) -> dg.AssetsDefinition:
+    """Techpark participants: per company its latest signed techpark request and certificate."""
+    spec = dg.AssetSpec(
+        key=PARTICIPANTS, group_name=SILVER_GROUP, kinds={"delta", "polars"}, tags={"module": "service"},
+        deps=[silver_key(catalog.table("service_servicerequest")), silver_key(catalog.table("account_company"))],
+        description=("Per company, its latest signed `techpark` request: certificate_number, "
+                     "certificate_issue_date, certificate_end_date."))
+
+    @dg.multi_asset(name="silver_techpark_participants", specs=[spec])
+    def _participants(context: dg.AssetExecutionContext, lake: LakeStorage) -> dg.MaterializeResult:
+        files = lake.files()
+        participants = techpark_participants(_read(files, catalog, "service_servicerequest"),
+                                             _read(files, catalog, "account_company"))
+        write_deltalake(files.uri(PARTICIPANTS_PATH), participants.to_arrow(), mode="overwrite", schema_mode="overwrite",
+                        storage_options=files.storage_options())
+        context.log.info(f"techpark_participants: {participants.height:,} companies")
+        return dg.MaterializeResult(metadata={
+            "dagster/row_count": dg.MetadataValue.int(participants.height),
+            "without_certificate": dg.MetadataValue.int(participants["certificate_number"].null_count()),
+            "path": dg.MetadataValue.path(files.uri(PARTICIPANTS_PATH)),
+            "dagster/column_schema": column_schema(participants.schema.items()),
+        })
+
+    return _participants
+
+
+def build_techpark_silver_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
+    """The two techpark silver tables."""
+    return [build_report_v2_asset(catalog), build_participants_asset(catalog)]

@@ -9,22 +9,53 @@ import os
 
 import dagster as dg
 
+from techhub_lake.automation.policies import (
+    apply_policies,
+    automation_interval_minutes,
+    partition_deadline_checks,
+)
+from techhub_lake.automation.schedules import build_schedules
+from techhub_lake.automation.sensors import (
+    build_funnel_sensor,
+    build_source_change_sensor,
+    run_failure_sensor,
+)
 from techhub_lake.bronze.assets import build_bronze_assets
 from techhub_lake.catalog import Catalog, load_catalog
 from techhub_lake.gold.assets import build_gold_assets
+from techhub_lake.gold.marts import FUNNEL
+from techhub_lake.gold.store import gold_key
 from techhub_lake.resources import build_resources
 from techhub_lake.settings import CATALOG_ENV
 from techhub_lake.silver.assets import build_silver_assets
 from techhub_lake.silver.dimension_assets import build_dimension_assets
 from techhub_lake.silver.techpark_assets import build_techpark_silver_assets
 
+AUTOMATION_SENSOR = "techhub_automation"
+
 
 def build_definitions(catalog: Catalog, resources: dict | None = None) -> dg.Definitions:
-    """The asset graph for a catalog and a set of resources (the environment's where not given)."""
+    """The asset graph, its freshness policies and automation, sensors and schedules, for a catalog
+    and a set of resources (the environment's where not given)."""
+    assets = [*build_bronze_assets(catalog), *build_silver_assets(catalog), *build_dimension_assets(catalog),
+              *build_techpark_silver_assets(catalog), *build_gold_assets(catalog)]
+    deadlines = partition_deadline_checks(assets, catalog)
     return dg.Definitions(
-        assets=[*build_bronze_assets(catalog), *build_silver_assets(catalog), *build_dimension_assets(catalog),
-                *build_techpark_silver_assets(catalog),
-                *build_gold_assets(catalog)],
+        assets=apply_policies(assets, catalog, skip_conditions={gold_key(FUNNEL)}),
+        asset_checks=deadlines,
+        sensors=[
+            dg.build_sensor_for_freshness_checks(freshness_checks=deadlines, name="partition_deadlines_sensor",
+                                                 default_status=dg.DefaultSensorStatus.RUNNING),
+            build_source_change_sensor(catalog),
+            build_funnel_sensor(catalog),
+            run_failure_sensor,
+            # evaluates the silver and gold automation conditions once per interval; running from the start
+            dg.AutomationConditionSensorDefinition(
+                AUTOMATION_SENSOR, target=dg.AssetSelection.groups("silver", "gold"),
+                default_status=dg.DefaultSensorStatus.RUNNING,
+                minimum_interval_seconds=60 * automation_interval_minutes()),
+        ],
+        schedules=build_schedules(catalog),
         resources=build_resources() | (resources or {}),
     )
 

@@ -136,7 +136,8 @@ def test_demo_opens_the_ui_with_every_bronze_asset_and_ctrl_c_stops_everything(s
         assert nodes is not None, "the Dagster UI did not come up"
         succeeded = []
         while time.monotonic() < deadline and len(succeeded) < 5:  # the refresh's runs show in the UI
-            runs = graphql("{ runsOrError { ... on Runs { results { runId status } } } }")["runsOrError"]["results"]
+            runs = graphql('{ runsOrError(filter: {tags: [{key: "techhub/trigger", value: "refresh"}]}) '
+                           '{ ... on Runs { results { runId status } } } }')["runsOrError"]["results"]
             succeeded = [r for r in runs if r["status"] == "SUCCESS"]
             time.sleep(1)
         assert len(succeeded) == 5  # bronze snapshots, bronze daily partitions, silver, gold, the funnel's month

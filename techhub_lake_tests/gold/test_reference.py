@@ -19,6 +19,7 @@ import polars as pl
 import pytest
 
 from techhub_lake.automation.refresh import refresh_lake
+from techhub_lake.automation.sensors import build_funnel_sensor
 from techhub_lake.bronze.extract import arrow_snapshot
 from techhub_lake.catalog import Strategy, load_catalog
 from techhub_lake.definitions import build_definitions
@@ -189,7 +190,12 @@ def test_churn_then_refresh_equals_the_reference_and_touches_only_changed_months
     window_start = at.astimezone(ZoneInfo(TIMEZONE)).date() - dt.timedelta(days=2)
     load_bronze(url, lake, CATALOG, window_start, run_id=f"round{round_number}")
     load_silver(url, lake)
+    sensed = build_funnel_sensor(CATALOG)(dg.build_sensor_context(
+        instance=instance, resources={"lake": LakeStorage(root=str(root))}))
     incremental = refresh_gold(url, root, instance)
+    # the funnel sensor asks for the same months the refresh re-materialized
+    assert sorted(r.tags["dagster/asset_partition_range_start"] for r in sensed.run_requests) == sorted(
+        run.partition_range[0] for run in incremental if FUNNEL_KEY in run.keys)
     left = mismatches(url, lake)
     for mart, problems in left.items():  # only what a watermark cannot show is left for tonight
         assert all(any(p.startswith(f"column {c}:") for c in SILENT.get(mart, ())) for p in problems), (mart, problems)

@@ -1,0 +1,94 @@
+"""Freshness policies and automation conditions for the whole graph, derived from the catalog.
+
+Bronze is held to each table's freshness target (append 15 min, incremental 30 min, full 1 day by
+default). Silver and gold are held to the tightest target among the bronze tables they are built
+from, plus the time automation needs to follow (``AUTOMATION_SLACK``). Silver and gold refresh
+when an upstream asset has new data, never while an upstream run or their own is in progress;
+missing old partitions upstream never block them (unlike ``AutomationCondition.eager()``). The
+automation sensor evaluates them every ``TECHHUB_AUTOMATION_INTERVAL_MINUTES`` (default 10), so an
+asset is refreshed at most once per interval, with all the updates of that interval.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterable
+
+import dagster as dg
+
+from techhub_lake.bronze.specs import bronze_key
+from techhub_lake.catalog import Catalog
+
+INTERVAL_ENV = "TECHHUB_AUTOMATION_INTERVAL_MINUTES"
+AUTOMATION_SLACK = dt.timedelta(minutes=30)
+
+
+def automation_interval_minutes() -> int:
+    """How often at most a silver or gold asset is refreshed by automation (default 10 minutes)."""
+    value = os.environ.get(INTERVAL_ENV, "10")
+    if not value.isdigit() or not 1 <= int(value) <= 59:
+        raise ValueError(f"${INTERVAL_ENV}={value!r}: give a whole number of minutes from 1 to 59")
+    return int(value)
+
+
+def freshness(window: dt.timedelta) -> dg.FreshnessPolicy:
+    """Fail when the last materialization is older than ``window``; warn at half of it."""
+    return dg.FreshnessPolicy.time_window(fail_window=window, warn_window=window / 2)
+
+
+def downstream_condition() -> dg.AutomationCondition:
+    """Refresh when any upstream asset has had new data since this one was last requested or
+    updated, not while an upstream run or this asset's own is in progress. (How often at most is
+    the automation sensor's interval: updates in between are taken together in one run.)"""
+    updated = dg.AutomationCondition.any_deps_updated().since_last_handled()
+    return (updated & ~dg.AutomationCondition.any_deps_in_progress()
+            & ~dg.AutomationCondition.in_progress()).with_label("upstream has new data, none in progress")
+
+
+def bronze_windows(catalog: Catalog) -> dict[dg.AssetKey, dt.timedelta]:
+    """Each bronze asset's freshness target from the catalog."""
+    return {bronze_key(t): t.freshness for t in catalog.lake_tables}
+
+
+def tightest_upstream(assets: Iterable[dg.AssetsDefinition], windows: dict[dg.AssetKey, dt.timedelta]) -> dict[dg.AssetKey, dt.timedelta]:
+    """For every asset, the tightest bronze freshness target among its ancestors (itself included)."""
+    parents = {spec.key: [d.asset_key for d in spec.deps] for a in assets for spec in a.specs}
+    found: dict[dg.AssetKey, dt.timedelta | None] = {}
+
+    def tightest(key: dg.AssetKey) -> dt.timedelta | None:
+        if key not in found:
+            own = windows.get(key)
+            above = [w for w in (tightest(p) for p in parents.get(key, [])) if w is not None]
+            found[key] = min([*above, *([own] if own else [])], default=None)
+        return found[key]
+
+    return {key: w for key in parents if (w := tightest(key)) is not None}
+
+
+def apply_policies(assets: list[dg.AssetsDefinition], catalog: Catalog, skip_conditions: set[dg.AssetKey]) -> list[dg.AssetsDefinition]:
+    """Every asset with its freshness policy; silver and gold (but ``skip_conditions``, driven by a
+    sensor) with the downstream automation condition."""
+    windows = bronze_windows(catalog)
+    tightest = tightest_upstream(assets, windows)
+    condition = downstream_condition()
+
+    def decorate(spec: dg.AssetSpec) -> dg.AssetSpec:
+        if spec.key in windows:
+            return spec.replace_attributes(freshness_policy=freshness(windows[spec.key]))
+        window = tightest.get(spec.key, dt.timedelta(days=1)) + AUTOMATION_SLACK
+        automation = None if spec.key in skip_conditions else condition
+        return spec.replace_attributes(freshness_policy=freshness(window), automation_condition=automation)
+
+    return list(dg.map_asset_specs(decorate, assets))
+
+
+PARTITION_DEADLINE_CRON = "0 1 * * *"  # yesterday's daily partition must be in bronze by 01:00
+
+
+def partition_deadline_checks(assets: list[dg.AssetsDefinition], catalog: Catalog) -> list[dg.AssetChecksDefinition]:
+    """Per-partition deadlines for the daily bronze assets: each day's partition materialized by
+    01:00 the next day in the lake's time zone (a warning when late), on top of the freshness policy."""
+    daily = [a for a in assets if a.partitions_def is not None and any(k in bronze_windows(catalog) for k in a.keys)]
+    return list(dg.build_time_partition_freshness_checks(assets=daily, deadline_cron=PARTITION_DEADLINE_CRON,
+                                                         timezone=catalog.defaults.timezone))

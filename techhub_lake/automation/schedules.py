@@ -1,0 +1,37 @@
+"""The safety-net schedules: full-load tables once a day, and the nightly deep reconciliation."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from techhub_lake.bronze.specs import bronze_key
+from techhub_lake.catalog import Catalog, Partitioning, Strategy
+from techhub_lake.silver.assets import silver_key, silver_op_name
+
+FULL_LOADS_CRON = "0 2 * * *"  # 02:00 in the lake's time zone, before the working day
+RECONCILIATION_CRON = "0 3 * * *"
+
+
+def build_schedules(catalog: Catalog) -> list[dg.ScheduleDefinition]:
+    """Daily snapshots of the full-load tables, and the reconciliation of incremental silver tables
+    (primary keys for deletes, row hashes for changes that did not move ``updated_at``)."""
+    full = [bronze_key(t) for t in catalog.lake_tables if t.partitioning == Partitioning.SNAPSHOT]
+    incremental = [t for t in catalog.lake_tables if t.strategy == Strategy.INCREMENTAL]
+    reconciliation = dg.define_asset_job(
+        name="nightly_reconciliation",
+        selection=dg.AssetSelection.assets(*(silver_key(t) for t in incremental)),
+        config={"ops": {silver_op_name(t): {"config": {"reconcile": True}} for t in incremental}},
+        tags={"techhub/trigger": "nightly_reconciliation"},
+        description="Silver current state of every incremental table, checked row by row against the source.",
+    )
+    return [
+        dg.ScheduleDefinition(
+            name="daily_full_loads", cron_schedule=FULL_LOADS_CRON, execution_timezone=catalog.defaults.timezone,
+            target=dg.AssetSelection.assets(*full), default_status=dg.DefaultScheduleStatus.RUNNING,
+            tags={"techhub/trigger": "daily_full_loads"},
+            description="Snapshots of the reference (full-load) tables, once a day."),
+        dg.ScheduleDefinition(
+            name="nightly_reconciliation", cron_schedule=RECONCILIATION_CRON, execution_timezone=catalog.defaults.timezone,
+            job=reconciliation, default_status=dg.DefaultScheduleStatus.RUNNING,
+            description="The deep reconciliation: deletes by primary key, silent updates by row hash."),
+    ]

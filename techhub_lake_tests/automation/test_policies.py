@@ -1,0 +1,123 @@
+"""Freshness and declarative automation on a real Dagster instance: every asset carries a policy;
+the daemon's own freshness evaluation fails a stale asset and passes a fresh one; silver follows
+new bronze data at most once per interval; schedules and sensors are defined running."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+import dagster as dg
+from dagster._core.test_utils import create_test_daemon_workspace_context, freeze_time
+from dagster._core.workspace.load_target import ModuleTarget
+from dagster._daemon.freshness import FreshnessDaemon
+
+from techhub_lake.automation.policies import AUTOMATION_SLACK
+from techhub_lake.catalog import load_catalog
+from techhub_lake.definitions import AUTOMATION_SENSOR, build_definitions, defs
+from techhub_lake.resources import LakeStorage, SourceDatabase
+from techhub_lake.source.generator import init_source
+from techhub_lake_tests.conftest import catalog_starting
+
+CATALOG = load_catalog()
+USER_BRONZE = dg.AssetKey(["bronze", "account", "user"])
+USER_SILVER = dg.AssetKey(["silver", "account", "user"])
+
+
+def test_every_asset_has_a_freshness_policy_from_the_catalog():
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        assert graph.get(key).freshness_policy is not None, key.to_user_string()
+    actionlog = graph.get(dg.AssetKey(["bronze", "core", "actionlog"])).freshness_policy
+    assert actionlog.fail_window.to_timedelta() == dt.timedelta(minutes=15)  # append
+    assert graph.get(USER_BRONZE).freshness_policy.fail_window.to_timedelta() == dt.timedelta(minutes=30)
+    assert graph.get(dg.AssetKey(["bronze", "core", "city"])).freshness_policy.fail_window.to_timedelta() == dt.timedelta(days=1)
+    # silver and gold: the tightest bronze they are built from, plus the time automation takes
+    assert graph.get(USER_SILVER).freshness_policy.fail_window.to_timedelta() == dt.timedelta(minutes=30) + AUTOMATION_SLACK
+    users = graph.get(dg.AssetKey(["gold", "techhub", "dm_users"])).freshness_policy
+    assert users.fail_window.to_timedelta() == dt.timedelta(minutes=30) + AUTOMATION_SLACK
+    assert graph.get(USER_SILVER).automation_condition is not None
+    assert graph.get(USER_BRONZE).automation_condition is None  # bronze is driven by the source-change sensor
+
+
+def test_schedules_and_sensors_start_running():
+    sensors = {s.name: s for s in defs.sensors}
+    assert set(sensors) == {"source_change_sensor", "funnel_months_sensor", "run_failure_sensor", AUTOMATION_SENSOR,
+                            "partition_deadlines_sensor"}
+    # each daily bronze asset also has a per-partition deadline check
+    checked = {key.asset_key for checks in defs.asset_checks for key in checks.check_keys}
+    assert checked == {dg.AssetKey(["bronze", t.module, t.short_name]) for t in CATALOG.lake_tables
+                       if t.partitioning.value == "daily"}
+    assert all(s.default_status == dg.DefaultSensorStatus.RUNNING for s in sensors.values())
+    schedules = {s.name: s for s in defs.schedules}
+    assert set(schedules) == {"daily_full_loads", "nightly_reconciliation"}
+    assert all(s.default_status == dg.DefaultScheduleStatus.RUNNING for s in schedules.values())
+    assert all(s.execution_timezone == "Asia/Almaty" for s in schedules.values())
+    # the reconciliation job turns reconcile on for every incremental silver table
+    reconcile = defs.resolve_job_def("nightly_reconciliation")
+    incremental = {f"silver_{t.name}" for t in CATALOG.lake_tables if t.strategy.value == "incremental"}
+    assert {node.name for node in reconcile.graph.node_defs} == incremental
+
+
+def freshness_states(instance: dg.DagsterInstance, keys: list[dg.AssetKey], module_dir: Path) -> dict[dg.AssetKey, str]:
+    """One iteration of Dagster's own freshness daemon over the definitions, then the states it recorded."""
+    target = ModuleTarget(module_name="techhub_lake.definitions", attribute="defs", working_directory=str(module_dir),
+                          location_name="techhub_lake")
+    with create_test_daemon_workspace_context(target, instance) as context:
+        daemon = FreshnessDaemon()
+        daemon._logger = logging.getLogger("freshness-test")  # noqa: SLF001 - the daemon normally sets it up
+        list(daemon.run_iteration(context))
+    records = instance.get_freshness_state_records(keys)
+    return {key: records[key].freshness_state.value for key in keys if key in records}
+
+
+def test_the_freshness_daemon_fails_a_stale_asset_and_passes_a_fresh_one(dagster_instance):
+    city, user = dg.AssetKey(["bronze", "core", "city"]), USER_SILVER
+    for key in (city, user):
+        dagster_instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key))
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)  # user's silver allows 1 h, city's bronze a day
+    with freeze_time(later):
+        states = freshness_states(dagster_instance, [city, user], Path(__file__).parents[2])
+    assert states == {city: "PASS", user: "FAIL"}
+
+
+def test_silver_follows_new_bronze_once_per_update(new_database, tmp_path, dagster_instance):
+    url = new_database()
+    init_source(url, scale=0.002, seed=4)
+    catalog = catalog_starting(tmp_path, "2026-11-01")
+    local = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=str(tmp_path / "lake"))})
+    today = local.resolve_assets_def(USER_BRONZE).partitions_def.get_last_partition_key()
+
+    def bronze_run() -> None:
+        assert dg.materialize([local.resolve_assets_def(USER_BRONZE)], instance=dagster_instance, partition_key=today).success
+
+    def evaluate(cursor):
+        result = dg.evaluate_automation_conditions(defs=local, instance=dagster_instance, cursor=cursor,
+                                                   asset_selection=dg.AssetSelection.assets(USER_SILVER))
+        return result.get_num_requested(USER_SILVER), result.cursor
+
+    requested, cursor = evaluate(None)
+    assert requested == 0  # nothing upstream has changed yet
+    bronze_run()
+    requested, cursor = evaluate(cursor)
+    assert requested == 1  # new bronze data: silver is requested
+    requested, cursor = evaluate(cursor)
+    assert requested == 0  # handled: no new request without new data
+    bronze_run()
+    bronze_run()  # two updates between evaluations: one request takes both
+    requested, cursor = evaluate(cursor)
+    assert requested == 1
+    # an upstream run in progress holds silver back
+    bronze_run()
+    run = dagster_instance.create_run_for_job(local.resolve_implicit_global_asset_job_def(), asset_selection={USER_BRONZE},
+                                              tags={"dagster/partition": today})
+    dagster_instance.handle_run_event(run.run_id, dg.DagsterEvent(
+        event_type_value=dg.DagsterEventType.PIPELINE_START.value, job_name=run.job_name, message="started"))
+    requested, cursor = evaluate(cursor)
+    assert requested == 0
+    dagster_instance.handle_run_event(run.run_id, dg.DagsterEvent(
+        event_type_value=dg.DagsterEventType.PIPELINE_SUCCESS.value, job_name=run.job_name, message="done"))
+    bronze_run()  # the upstream run's own data lands when it ends
+    requested, cursor = evaluate(cursor)
+    assert requested == 1

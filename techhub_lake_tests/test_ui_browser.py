@@ -1,0 +1,103 @@
+"""The Dagster UI in a real browser (headless Debian Chromium, driven by Playwright): the asset
+graph shows the bronze, silver and gold groups, and an asset's page shows its metadata (rows,
+columns). Screenshots are kept as artefacts under ``test-artifacts/``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from techhub_lake.automation.refresh import refresh_lake
+from techhub_lake.definitions import build_definitions
+from techhub_lake.resources import LakeStorage, SourceDatabase
+from techhub_lake.source.generator import init_source
+from techhub_lake_tests.conftest import catalog_starting
+
+REPO = Path(__file__).parents[1]
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def graphql(port: int, text: str) -> dict:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": text}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    return json.load(urllib.request.urlopen(request, timeout=30))
+
+
+@pytest.fixture
+def webserver(new_database, tmp_path):
+    """A small lake refreshed through a Dagster instance, and dagster-webserver over that instance."""
+    url = new_database()
+    init_source(url, scale=0.002, seed=23)
+    catalog = catalog_starting(tmp_path, "2026-11-15")
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    lake = tmp_path / "lake"
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        defs = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=str(lake))})
+        refresh_lake(None, lambda _: None, defs=defs, catalog=catalog, instance=instance)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TECHHUB_", "AWS_"))} | {
+        "DAGSTER_HOME": str(home), "TECHHUB_SOURCE_URL": url, "TECHHUB_CATALOG": str(catalog.path),
+        "TECHHUB_LAKE_ROOT": str(lake), "TECHHUB_STATE_DIR": str(tmp_path / "state")}
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = open(tmp_path / "webserver.log", "w")
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("dagster-webserver")), "-h", "127.0.0.1", "-p", str(port),
+         "-m", "techhub_lake.definitions", "--working-directory", str(REPO)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                graphql(port, "{ version }")
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "dagster-webserver did not come up"
+                time.sleep(1)
+        graphql(port, "mutation { setNuxSeen }")  # the first-visit dialog would cover the graph
+        yield port
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+        log.close()
+
+
+def test_the_asset_graph_and_an_asset_page_in_chromium(webserver):
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is needed: apt-get install chromium"
+    ARTIFACTS.mkdir(exist_ok=True)
+    base = f"http://127.0.0.1:{webserver}"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.goto(f"{base}/asset-groups", wait_until="networkidle")
+        for group in ("bronze", "silver", "gold"):
+            page.get_by_text(group, exact=True).first.wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "asset-graph.png"), full_page=True)
+
+        page.goto(f"{base}/assets/gold/techhub", wait_until="networkidle")  # the catalog's gold/techhub folder
+        page.screenshot(path=str(ARTIFACTS / "catalog-gold.png"), full_page=True)
+        page.get_by_text("dm_users", exact=True).first.click()
+        page.get_by_text("companies_count").first.wait_for(timeout=60_000)  # the column schema
+        body = page.inner_text("body")
+        assert "/assets/gold/techhub/dm_users" in page.url
+        assert "Row count" in body and "Latest materialization" in body  # this run's metadata
+        assert "Distinct companies the user belongs to" in body  # a column's description
+        page.screenshot(path=str(ARTIFACTS / "asset-dm_users.png"), full_page=True)
+        browser.close()
+    assert (ARTIFACTS / "asset-graph.png").stat().st_size > 10_000

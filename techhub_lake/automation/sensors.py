@@ -29,7 +29,9 @@ from techhub_lake.gold.funnel import (
 )
 from techhub_lake.gold.marts import FUNNEL
 from techhub_lake.gold.store import gold_key
+from techhub_lake.lake.delta import scan_delta
 from techhub_lake.resources import LakeStorage, SourceDatabase
+from techhub_lake.silver.current_state import silver_table_path
 from techhub_lake.source.connection import SourceUnavailable
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -118,12 +120,16 @@ def build_funnel_sensor(catalog: Catalog) -> dg.SensorDefinition:
                asset_selection=[funnel],
                description="Re-materializes only the months of dm_service_funnel whose requests changed in silver.")
     def funnel_months_sensor(context: dg.SensorEvaluationContext, lake: LakeStorage) -> dg.SensorResult | dg.SkipReason:
-        if context.instance.get_run_records(filters=dg.RunsFilter(
-                statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING],
-                tags={"techhub/trigger": "funnel_months_sensor"}), limit=1):
-            return dg.SkipReason("a funnel run is still in progress")
+        active = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING]
+        for trigger in ("funnel_months_sensor", "refresh"):  # those that write the funnel's months
+            if context.instance.get_run_records(filters=dg.RunsFilter(statuses=active, tags={"techhub/trigger": trigger}),
+                                                limit=1):
+                return dg.SkipReason(f"a {trigger} run is in progress; the funnel waits for it")
+        files = lake.files()
+        if scan_delta(files, silver_table_path(catalog.table("service_servicerequest"))) is None:
+            return dg.SkipReason("silver/service/servicerequest has not been built yet")
         done = context.instance.get_materialized_partitions(funnel)
-        months = funnel_partitions_to_refresh(lake.files(), catalog, done)
+        months = funnel_partitions_to_refresh(files, catalog, done)
         if not months and heartbeat_due(context.instance, funnel, FUNNEL_HEARTBEAT):
             months = [partitions_def.get_last_partition_key()]  # the current month, to stay fresh
         if not months:

@@ -124,3 +124,11 @@ def test_a_failed_run_is_recorded_in_the_lake_and_posted_to_the_webhook(tmp_path
     assert "127.0.0.1" in rows[0]["error"]
     assert _Hook.received and _Hook.received[0]["run_id"] == result.run_id
     assert _Hook.received[0]["text"].startswith("techhub-lake run failed: bronze/core/city")
+
+
+def test_the_funnel_sensor_waits_for_silver(tmp_path, dagster_instance):
+    from techhub_lake.automation.sensors import build_funnel_sensor
+
+    context = dg.build_sensor_context(instance=dagster_instance, resources={"lake": LakeStorage(root=str(tmp_path / "lake"))})
+    result = build_funnel_sensor(CATALOG)(context)
+    assert isinstance(result, dg.SkipReason) and "silver/service/servicerequest has not been built yet" in result.skip_message

@@ -1,0 +1,84 @@
+"""Benchmark of gold: every mart computed from silver at a given scale, through Dagster.
+
+    python -m techhub_lake_tests.bench.gold --scale 1
+
+Loads bronze and silver for every lake table (the functions the assets call), builds the two
+techpark silver tables, then materializes each gold mart alone and prints its input rows, output
+rows, seconds, rows/s of input and the process's peak RSS; then a churn batch and the funnel's
+months-to-refresh. Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import dagster as dg
+
+from techhub_lake.automation.refresh import refresh_lake
+from techhub_lake.catalog import load_catalog
+from techhub_lake.definitions import build_definitions
+from techhub_lake.gold.funnel import funnel_partitions_to_refresh
+from techhub_lake.lake.storage import LakeFiles
+from techhub_lake.resources import LakeStorage, SourceDatabase
+from techhub_lake.silver.current_state import merge_current_state
+from techhub_lake.source.churn import churn_source
+from techhub_lake.source.embedded import EmbeddedPostgres
+from techhub_lake.source.generator import generated_with, init_source
+from techhub_lake_tests.helpers import load_bronze
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--state", default=os.environ.get("TECHHUB_STATE_DIR", ".techhub-lake") + "/bench")
+    args = parser.parse_args()
+
+    url = EmbeddedPostgres(Path(args.state) / "postgres").start()
+    if generated_with(url) != (args.seed, args.scale):
+        init_source(url, scale=args.scale, seed=args.seed)
+    catalog = load_catalog()
+    with tempfile.TemporaryDirectory(prefix="bench-gold-") as root, tempfile.TemporaryDirectory() as home:
+        lake = LakeFiles(root)
+        started = time.perf_counter()
+        load_bronze(url, lake, catalog, dt.date(2019, 1, 1), run_id="bench")
+        for table in catalog.lake_tables:
+            merge_current_state(url, lake, table, run_id="bench")
+        print(f"bronze + silver load: {time.perf_counter() - started:.1f} s")
+        defs = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=root)})
+        with dg.instance_for_test(temp_dir=home) as instance:
+            techpark = 'key:"silver/service/service_report_v2" or key:"silver/service/techpark_participants"'
+            refresh_lake(techpark, lambda _: None, defs=defs, catalog=catalog, instance=instance)
+            print(f"{'mart':<36} {'input rows':>11} {'rows':>9} {'s':>7} {'input rows/s':>13} {'peak RSS MB':>12}")
+            graph = defs.resolve_asset_graph()
+            for key in [k for k in graph.toposorted_asset_keys if k.path[0] == "gold"]:
+                began = time.perf_counter()
+                refresh_lake(f'key:"{key.to_user_string()}"', lambda _: None, defs=defs, catalog=catalog, instance=instance)
+                seconds = time.perf_counter() - began
+                event = instance.get_latest_materialization_event(key).asset_materialization
+                inputs = sum(v.value for k, v in event.metadata.items() if k.startswith("input_rows/"))
+                rows = event.metadata["table_rows"].value
+                print(f"{key.to_user_string():<36} {inputs:>11,} {rows:>9,} {seconds:>7.2f} {inputs / seconds:>13,.0f} "
+                      f"{peak_rss_mb():>12,.0f}")
+            churn_source(url, seed=args.seed + 1)
+            today = dt.datetime.now(dt.UTC).date()
+            load_bronze(url, lake, catalog, today - dt.timedelta(days=2), run_id="churn")
+            for table in catalog.lake_tables:
+                merge_current_state(url, lake, table, run_id="churn")
+            funnel = dg.AssetKey(["gold", "techhub", "dm_service_funnel"])
+            months = funnel_partitions_to_refresh(lake, catalog, instance.get_materialized_partitions(funnel))
+            print(f"after one churn batch the funnel re-materializes {len(months)} month(s)")
+
+
+if __name__ == "__main__":
+    main()

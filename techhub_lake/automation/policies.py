@@ -89,6 +89,7 @@ PARTITION_DEADLINE_CRON = "0 1 * * *"  # yesterday's daily partition must be in 
 def partition_deadline_checks(assets: list[dg.AssetsDefinition], catalog: Catalog) -> list[dg.AssetChecksDefinition]:
     """Per-partition deadlines for the daily bronze assets: each day's partition materialized by
     01:00 the next day in the lake's time zone (a warning when late), on top of the freshness policy."""
-    daily = [a for a in assets if a.partitions_def is not None and any(k in bronze_windows(catalog) for k in a.keys)]
+    bronze = bronze_windows(catalog)
+    daily = [a for a in assets if a.partitions_def is not None and any(k in bronze for k in a.keys)]
     return list(dg.build_time_partition_freshness_checks(assets=daily, deadline_cron=PARTITION_DEADLINE_CRON,
                                                          timezone=catalog.defaults.timezone))

@@ -25,6 +25,11 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
+def range_tags(first: str, last: str) -> dict[str, str]:
+    """Tags that make a run cover a partition key range (one run, one query per asset)."""
+    return {RANGE_START_TAG: first, RANGE_END_TAG: last}
+
+
 @dataclass(frozen=True)
 class RefreshRun:
     """One run of a refresh: the assets it materializes and, for partitioned ones, the key range."""
@@ -156,7 +161,7 @@ def _execute(run: RefreshRun, defs: dg.Definitions, instance: dg.DagsterInstance
              echo: Callable[[str], None], number: int) -> None:
     """One run of a refresh, in process, recorded on the instance like any other run."""
     echo(f"refresh run {number}: {run.describe()}")
-    tags = {RANGE_START_TAG: run.partition_range[0], RANGE_END_TAG: run.partition_range[1]} if run.partition_range else {}
+    tags = range_tags(*run.partition_range) if run.partition_range else {}
     started = time.monotonic()
     assets = [defs.resolve_assets_def(key) for key in run.keys]
     result = dg.materialize(

@@ -13,6 +13,7 @@ import dagster as dg
 import pyarrow as pa
 from deltalake import write_deltalake
 
+from techhub_lake.automation.refresh import RANGE_END_TAG, RANGE_START_TAG, range_tags
 from techhub_lake.automation.source_changes import (
     changed_days,
     decode_cursor,
@@ -34,8 +35,6 @@ from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.silver.current_state import silver_table_path
 from techhub_lake.source.connection import SourceUnavailable
 
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 ALERT_WEBHOOK_ENV = "TECHHUB_ALERT_WEBHOOK"
 FUNNEL_HEARTBEAT = dt.timedelta(minutes=30)  # the funnel's tightest upstream target
 RUN_FAILURES = "_ops/run_failures"
@@ -43,11 +42,6 @@ RUN_FAILURE_SCHEMA = pa.schema([
     ("run_id", pa.string()), ("job", pa.string()), ("assets", pa.string()), ("partition", pa.string()),
     ("step", pa.string()), ("error", pa.string()), ("failed_at", pa.timestamp("us", tz="UTC")),
 ])
-
-
-def range_tags(first: str, last: str) -> dict[str, str]:
-    """Tags that make a run cover a partition key range (one run, one query per asset)."""
-    return {RANGE_START_TAG: first, RANGE_END_TAG: last}
 
 
 def heartbeat_due(instance: dg.DagsterInstance, key: dg.AssetKey, window: dt.timedelta) -> bool:

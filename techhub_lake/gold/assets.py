@@ -1,5 +1,6 @@
 """The gold mart assets: one per :class:`MartSpec`, built by one factory, each depending on exactly
-the silver tables its query reads, so the graph shows where every number comes from."""
+the lake tables its query reads (silver, or for the quality mart a mart), so the graph shows where
+every number comes from."""
 
 import dagster as dg
 import polars as pl
@@ -29,8 +30,6 @@ from techhub_lake.resources import LakeStorage
 from techhub_lake.resources.masking import BinMask
 
 GOLD_GROUP = "gold"
-
-
 PREVIEW_ROWS = 10
 
 

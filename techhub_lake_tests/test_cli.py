@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from techhub_lake.source.embedded import EmbeddedPostgres, process_alive
+from techhub_lake_tests.dagster_services import free_port, graphql
 
 CLI = str(Path(sys.executable).with_name("techhub-lake"))
 
@@ -98,45 +99,30 @@ def test_bad_flag_is_rejected(state):
     assert "Invalid value for '--scale'" in out.stderr
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_demo_opens_the_ui_with_every_bronze_asset_and_ctrl_c_stops_everything(state, recent_catalog):
-    import json
     import signal
     import time
-    import urllib.request
 
-    port = _free_port()
+    port = free_port()
     environment = {k: v for k, v in os.environ.items() if k not in ("TECHHUB_SOURCE_URL", "DAGSTER_HOME")}
     environment["TECHHUB_STATE_DIR"] = str(state)
     environment["TECHHUB_CATALOG"] = recent_catalog
     log = open(state / "demo.log", "w")  # a file, not a pipe: dagster dev logs more than a pipe buffers
     proc = subprocess.Popen([CLI, "demo", "--scale", "0.002", "--port", str(port)], env=environment, cwd=state,
                             stdout=log, stderr=subprocess.STDOUT, text=True)
-    def graphql(text: str) -> dict:
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": text}).encode(),
-                                         headers={"Content-Type": "application/json"})
-        return json.load(urllib.request.urlopen(request, timeout=10))["data"]
-
     try:
         nodes = None
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and proc.poll() is None:
             try:
-                nodes = graphql("{ assetNodes { assetKey { path } groupName } }")["assetNodes"]
+                nodes = graphql(port, "{ assetNodes { assetKey { path } groupName } }")["assetNodes"]
                 break
             except OSError:
                 time.sleep(1)
         assert nodes is not None, "the Dagster UI did not come up"
         succeeded = []
         while time.monotonic() < deadline and len(succeeded) < 5:  # the refresh's runs show in the UI
-            runs = graphql('{ runsOrError(filter: {tags: [{key: "techhub/trigger", value: "refresh"}]}) '
+            runs = graphql(port, '{ runsOrError(filter: {tags: [{key: "techhub/trigger", value: "refresh"}]}) '
                            '{ ... on Runs { results { runId status } } } }')["runsOrError"]["results"]
             succeeded = [r for r in runs if r["status"] == "SUCCESS"]
             time.sleep(1)

@@ -4,15 +4,7 @@ columns). Screenshots are kept as artefacts under ``test-artifacts/``."""
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import dagster as dg
@@ -23,16 +15,19 @@ from techhub_lake.definitions import build_definitions
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.source.generator import init_source
 from techhub_lake_tests.conftest import catalog_starting
+from techhub_lake_tests.dagster_services import (
+    REPO,
+    dagster_home,
+    free_port,
+    graphql,
+    running,
+    service_environment,
+    wait_for_webserver,
+    webserver_command,
+)
 
-REPO = Path(__file__).parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-def graphql(port: int, text: str) -> dict:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": text}).encode(),
-                                     headers={"Content-Type": "application/json"})
-    return json.load(urllib.request.urlopen(request, timeout=30))
 
 
 @pytest.fixture
@@ -41,39 +36,17 @@ def webserver(new_database, tmp_path):
     url = new_database()
     init_source(url, scale=0.002, seed=23)
     catalog = catalog_starting(tmp_path, "2026-11-15")
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    home = dagster_home(tmp_path / "home")
     lake = tmp_path / "lake"
     with dg.DagsterInstance.from_config(str(home)) as instance:
         defs = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=str(lake))})
         refresh_lake(None, lambda _: None, defs=defs, catalog=catalog, instance=instance)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TECHHUB_", "AWS_"))} | {
-        "DAGSTER_HOME": str(home), "TECHHUB_SOURCE_URL": url, "TECHHUB_CATALOG": str(catalog.path),
-        "TECHHUB_LAKE_ROOT": str(lake), "TECHHUB_STATE_DIR": str(tmp_path / "state")}
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log = open(tmp_path / "webserver.log", "w")
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("dagster-webserver")), "-h", "127.0.0.1", "-p", str(port),
-         "-m", "techhub_lake.definitions", "--working-directory", str(REPO)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                graphql(port, "{ version }")
-                break
-            except OSError:
-                assert process.poll() is None and time.monotonic() < deadline, "dagster-webserver did not come up"
-                time.sleep(1)
+    port = free_port()
+    env = service_environment(home, url, catalog.path, lake, tmp_path / "state")
+    with running({"webserver": webserver_command(port)}, env, tmp_path):
+        wait_for_webserver(port)
         graphql(port, "mutation { setNuxSeen }")  # the first-visit dialog would cover the graph
         yield port
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-        log.close()
 
 
 def test_the_asset_graph_and_an_asset_page_in_chromium(webserver):

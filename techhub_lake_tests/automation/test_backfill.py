@@ -5,25 +5,23 @@ are in the lake."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
-import dagster as dg
 import pytest
 
 from techhub_lake.source.generator import init_source
 from techhub_lake_tests.conftest import catalog_starting, query
+from techhub_lake_tests.dagster_services import (
+    daemon_command,
+    dagster_home,
+    free_port,
+    graphql,
+    running,
+    service_environment,
+    wait_for_webserver,
+    webserver_command,
+)
 
-BIN = Path(sys.executable).parent
-REPO = Path(__file__).parents[2]
 DAYS = ["2026-10-25", "2026-10-26", "2026-10-27", "2026-10-28", "2026-10-29"]  # the generated history ends 10-31
 
 LAUNCH = """
@@ -50,68 +48,22 @@ query Runs($id: String!) {
 }"""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def dagster_services(new_database, tmp_path):
     """A source, a catalog starting 2026-10-20, and the webserver and daemon over them."""
     url = new_database()
     init_source(url, scale=0.02, seed=19)
     catalog = catalog_starting(tmp_path, "2026-10-20")
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    dg.DagsterInstance.from_config(str(home)).dispose()  # create its storage once, before two processes race to
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TECHHUB_", "AWS_"))} | {
-        "DAGSTER_HOME": str(home), "TECHHUB_SOURCE_URL": url, "TECHHUB_CATALOG": str(catalog.path),
-        "TECHHUB_LAKE_ROOT": str(tmp_path / "lake"), "TECHHUB_STATE_DIR": str(tmp_path / "state"),
-    }
+    home = dagster_home(tmp_path / "dagster_home")
+    env = service_environment(home, url, catalog.path, tmp_path / "lake", tmp_path / "state")
     port = free_port()
-    target = ["-m", "techhub_lake.definitions", "--working-directory", str(REPO)]
-    logs = [open(tmp_path / "webserver.log", "w"), open(tmp_path / "daemon.log", "w")]
-    processes = [
-        subprocess.Popen([str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), *target], env=env,
-                         stdout=logs[0], stderr=subprocess.STDOUT, start_new_session=True),
-        subprocess.Popen([str(BIN / "dagster-daemon"), "run", *target], env=env,
-                         stdout=logs[1], stderr=subprocess.STDOUT, start_new_session=True),
-    ]
-    try:
+    with running({"webserver": webserver_command(port), "daemon": daemon_command()}, env, tmp_path):
         yield port, tmp_path / "lake", url
-    finally:
-        for process in processes:
-            os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-        for log in logs:
-            log.close()
-
-
-def graphql(port: int, query: str, variables: dict | None = None) -> dict:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", headers={"Content-Type": "application/json"},
-                                     data=json.dumps({"query": query, "variables": variables or {}}).encode())
-    answer = json.load(urllib.request.urlopen(request, timeout=30))
-    assert "errors" not in answer, answer["errors"]
-    return answer["data"]
 
 
 def test_a_range_backfill_from_the_api_is_one_run_and_lands_in_the_lake(dagster_services):
     port, lake, url = dagster_services
-    deadline = time.monotonic() + 180
-    while True:  # the webserver is up once it answers
-        try:
-            graphql(port, "{ version }")
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "dagster-webserver did not come up"
-            time.sleep(1)
-
+    wait_for_webserver(port)
     launched = graphql(port, LAUNCH, {"params": {
         "partitionNames": DAYS,
         "assetSelection": [{"path": ["bronze", "core", "actionlog"]}, {"path": ["bronze", "account", "user"]}],

@@ -1,0 +1,38 @@
+"""Benchmark scripts (``python -m techhub_lake_tests.bench.<name> --scale 1``): they print figures,
+never assert them. What they share: the same options, the same embedded source, peak RSS."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+from pathlib import Path
+
+from techhub_lake.source.embedded import EmbeddedPostgres
+from techhub_lake.source.generator import generated_with, init_source
+
+
+def bench_arguments(doc: str) -> argparse.ArgumentParser:
+    """--scale, --seed and --state, the options every benchmark takes; the script adds its own."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--state", default=os.environ.get("TECHHUB_STATE_DIR", ".techhub-lake") + "/bench")
+    return parser
+
+
+def bench_source(args: argparse.Namespace) -> tuple[EmbeddedPostgres, str]:
+    """The benchmarks' embedded source, generated at the asked scale and seed unless it already is
+    (generating scale 1 takes over a minute, so it is kept between runs)."""
+    server = EmbeddedPostgres(Path(args.state) / "postgres")
+    url = server.start()
+    if generated_with(url) != (args.seed, args.scale):
+        print(f"generating the source at scale {args.scale:g} ...", flush=True)
+        report = init_source(url, scale=args.scale, seed=args.seed)
+        print(f"  {report.total_bytes / 1e6:,.0f} MB in {report.seconds:.0f} s", flush=True)
+    return server, url
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -15,13 +15,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import dagster as dg
 import psycopg2
@@ -35,8 +32,7 @@ from techhub_lake.bronze.extract import (
 from techhub_lake.bronze.partitions import daily_partitions
 from techhub_lake.catalog import Partitioning, load_catalog
 from techhub_lake.lake.storage import LakeFiles
-from techhub_lake.source.embedded import EmbeddedPostgres
-from techhub_lake.source.generator import generated_with, init_source
+from techhub_lake_tests.bench import bench_arguments, bench_source, peak_rss_mb
 
 WIDEST = ["core_actionlog", "service_hubformdata", "core_blog"]
 
@@ -91,7 +87,7 @@ def extract_tables(url: str, lake_root: str, tables: list[str]) -> dict:
         written += extraction.bytes
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "rows": rows, "parquet_bytes": written,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def in_child(url: str, tables: list[str]) -> dict:
@@ -118,10 +114,7 @@ def dagster_overhead(days: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--state", default=os.environ.get("TECHHUB_STATE_DIR", ".techhub-lake") + "/bench")
+    parser = bench_arguments(__doc__)
     parser.add_argument("--skip-layer", action="store_true", help="only the three widest tables")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; the best is shown")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -131,12 +124,7 @@ def main() -> None:
         print(json.dumps(extract_tables(url, lake, tables)))
         return
 
-    server = EmbeddedPostgres(Path(args.state) / "postgres")
-    url = server.start()
-    if generated_with(url) != (args.seed, args.scale):
-        print(f"generating the source at scale {args.scale:g} ...", flush=True)
-        report = init_source(url, scale=args.scale, seed=args.seed)
-        print(f"  {report.total_bytes / 1e6:,.0f} MB in {report.seconds:.0f} s", flush=True)
+    server, url = bench_source(args)
 
     header = f"{'table':<24} {'rows':>9} {'MB':>8} {'COPY s':>7} {'bronze s':>9} {'MB/s':>7} {'parquet MB':>10} {'peak RSS MB':>11} {'ratio':>6}"
     print(header)

@@ -10,13 +10,9 @@ months-to-refresh. Figures are printed, never asserted.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import os
-import resource
 import tempfile
 import time
-from pathlib import Path
 
 import dagster as dg
 
@@ -28,25 +24,13 @@ from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.silver.current_state import merge_current_state
 from techhub_lake.source.churn import churn_source
-from techhub_lake.source.embedded import EmbeddedPostgres
-from techhub_lake.source.generator import generated_with, init_source
+from techhub_lake_tests.bench import bench_arguments, bench_source, peak_rss_mb
 from techhub_lake_tests.helpers import load_bronze
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--state", default=os.environ.get("TECHHUB_STATE_DIR", ".techhub-lake") + "/bench")
-    args = parser.parse_args()
-
-    url = EmbeddedPostgres(Path(args.state) / "postgres").start()
-    if generated_with(url) != (args.seed, args.scale):
-        init_source(url, scale=args.scale, seed=args.seed)
+    args = bench_arguments(__doc__).parse_args()
+    server, url = bench_source(args)
     catalog = load_catalog()
     with tempfile.TemporaryDirectory(prefix="bench-gold-") as root, tempfile.TemporaryDirectory() as home:
         lake = LakeFiles(root)
@@ -78,6 +62,7 @@ def main() -> None:
             funnel = dg.AssetKey(["gold", "techhub", "dm_service_funnel"])
             months = funnel_partitions_to_refresh(lake, catalog, instance.get_materialized_partitions(funnel))
             print(f"after one churn batch the funnel re-materializes {len(months)} month(s)")
+    server.stop()
 
 
 if __name__ == "__main__":

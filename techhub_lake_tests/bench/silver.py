@@ -10,13 +10,9 @@ asserted.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import os
-import resource
 import tempfile
 import time
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from techhub_lake.bronze.assets import extract_and_record
@@ -25,22 +21,13 @@ from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.silver.current_state import merge_current_state
 from techhub_lake.silver.reconcile import reconcile_current_state
 from techhub_lake.source.churn import churn_source
-from techhub_lake.source.embedded import EmbeddedPostgres
-from techhub_lake.source.generator import generated_with, init_source
+from techhub_lake_tests.bench import bench_arguments, bench_source, peak_rss_mb
 from techhub_lake_tests.bench.extract import all_days
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--state", default=os.environ.get("TECHHUB_STATE_DIR", ".techhub-lake") + "/bench")
-    args = parser.parse_args()
-
-    server = EmbeddedPostgres(Path(args.state) / "postgres")
-    url = server.start()
-    if generated_with(url) != (args.seed, args.scale):
-        init_source(url, scale=args.scale, seed=args.seed)
+    args = bench_arguments(__doc__).parse_args()
+    server, url = bench_source(args)
     catalog = load_catalog()
     tables = [t for t in catalog.lake_tables if t.partitioning == Partitioning.DAILY]
     days = all_days(catalog)
@@ -70,7 +57,7 @@ def main() -> None:
             print(f"{table.name:<26} {rows:>9,} {first_s:>8.2f} {refresh_s:>9.2f} {refresh_s / first_s:>6.2f} "
                   f"{(change.total if change else 0):>8} {reconcile_s:>11.2f} "
                   f"{(repaired.repaired if repaired else 0):>8}", flush=True)
-    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    print(f"peak RSS {peak_rss_mb():.0f} MB")
     server.stop()
 
 

@@ -25,6 +25,8 @@ from techhub_lake.catalog import Catalog, load_catalog
 from techhub_lake.gold.assets import build_gold_assets
 from techhub_lake.gold.marts import FUNNEL
 from techhub_lake.gold.store import gold_key
+from techhub_lake.quality.checks import build_quality_checks
+from techhub_lake.quality.report import build_dq_report_asset
 from techhub_lake.resources import build_resources
 from techhub_lake.settings import CATALOG_ENV
 from techhub_lake.silver.assets import build_silver_assets
@@ -38,11 +40,11 @@ def build_definitions(catalog: Catalog, resources: dict | None = None) -> dg.Def
     """The asset graph, its freshness policies and automation, sensors and schedules, for a catalog
     and a set of resources (the environment's where not given)."""
     assets = [*build_bronze_assets(catalog), *build_silver_assets(catalog), *build_dimension_assets(catalog),
-              *build_techpark_silver_assets(catalog), *build_gold_assets(catalog)]
+              *build_techpark_silver_assets(catalog), *build_gold_assets(catalog), build_dq_report_asset(catalog)]
     deadlines = partition_deadline_checks(assets, catalog)
     return dg.Definitions(
         assets=apply_policies(assets, catalog, skip_conditions={gold_key(FUNNEL)}),
-        asset_checks=deadlines,
+        asset_checks=[*deadlines, *build_quality_checks(catalog)],
         sensors=[
             dg.build_sensor_for_freshness_checks(freshness_checks=deadlines, name="partition_deadlines_sensor",
                                                  default_status=dg.DefaultSensorStatus.RUNNING),

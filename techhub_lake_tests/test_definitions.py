@@ -19,7 +19,13 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_specs.json"
 
 
 def describe_graph(definitions: dg.Definitions) -> dict[str, dict]:
-    """Keys, groups, partitions, kinds and dependencies of every asset: the reviewed shape of the graph."""
+    """Keys, groups, partitions, kinds, dependencies and checks of every asset: the reviewed shape of
+    the graph."""
+    checks: dict[str, list[str]] = {}
+    for assets_def in definitions.resolve_asset_graph().assets_defs:
+        for check in assets_def.check_specs:
+            checks.setdefault(check.asset_key.to_user_string(), []).append(
+                check.name + (" (blocking)" if check.blocking else ""))
     shape = {}
     for spec in definitions.resolve_all_asset_specs():
         partitions = spec.partitions_def
@@ -34,6 +40,7 @@ def describe_graph(definitions: dg.Definitions) -> dict[str, dict]:
             "kinds": sorted(spec.kinds),
             "deps": sorted(dep.asset_key.to_user_string() for dep in spec.deps),
             "tags": dict(sorted(spec.tags.items())),
+            "checks": sorted(checks.get(spec.key.to_user_string(), [])),
         }
     return dict(sorted(shape.items()))
 
@@ -74,9 +81,9 @@ def test_definitions_load_without_touching_the_database(tmp_path):
             "print(len(list(defs.resolve_all_asset_specs())))")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    # bronze and silver per table, plus silver's 2 child tables, 3 dimensions and 1 fact
-    # bronze and silver per table; child tables, dims, fact, techpark silver; 5 + 6 marts and the quality mart
-    assert int(out.stdout.strip()) == 2 * len(load_catalog().lake_tables) + 8 + 12
+    # bronze and silver per table; child tables, dims, fact, techpark silver; 5 + 6 marts, dq_metrics
+    # and the quality report
+    assert int(out.stdout.strip()) == 2 * len(load_catalog().lake_tables) + 8 + 13
 
 
 def test_dagster_definitions_validate_passes(tmp_path):

@@ -68,12 +68,15 @@ def tightest_upstream(assets: Iterable[dg.AssetsDefinition], windows: dict[dg.As
 
 def apply_policies(assets: list[dg.AssetsDefinition], catalog: Catalog, skip_conditions: set[dg.AssetKey]) -> list[dg.AssetsDefinition]:
     """Every asset with its freshness policy; silver and gold (but ``skip_conditions``, driven by a
-    sensor) with the downstream automation condition."""
+    sensor) with the downstream automation condition. An asset that declares its own freshness
+    policy keeps it and gets no automation condition (a schedule drives it)."""
     windows = bronze_windows(catalog)
     tightest = tightest_upstream(assets, windows)
     condition = downstream_condition()
 
     def decorate(spec: dg.AssetSpec) -> dg.AssetSpec:
+        if spec.freshness_policy is not None:  # an asset that declares its own pace (the quality report)
+            return spec
         if spec.key in windows:
             return spec.replace_attributes(freshness_policy=freshness(windows[spec.key]))
         window = tightest.get(spec.key, dt.timedelta(days=1)) + AUTOMATION_SLACK

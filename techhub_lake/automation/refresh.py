@@ -157,6 +157,15 @@ def refresh_lake(
     return done
 
 
+def checks_of(defs: dg.Definitions, keys: list[dg.AssetKey]) -> list[dg.AssetsDefinition]:
+    """The asset checks on ``keys`` (the quality contracts, the partition deadlines): a refresh runs
+    them with their assets, as a materialization from the UI does, so a blocking check stops the
+    assets downstream of a failing one."""
+    wanted = set(keys)
+    return [checks for checks in defs.resolve_asset_graph().assets_defs  # bound to the definitions' resources
+            if not checks.keys and any(key.asset_key in wanted for key in checks.check_keys)]
+
+
 def _execute(run: RefreshRun, defs: dg.Definitions, instance: dg.DagsterInstance, reconcile: bool,
              echo: Callable[[str], None], number: int) -> None:
     """One run of a refresh, in process, recorded on the instance like any other run."""
@@ -165,7 +174,7 @@ def _execute(run: RefreshRun, defs: dg.Definitions, instance: dg.DagsterInstance
     started = time.monotonic()
     assets = [defs.resolve_assets_def(key) for key in run.keys]
     result = dg.materialize(
-        assets,
+        [*assets, *checks_of(defs, run.keys)],
         instance=instance,
         selection=list(run.keys),
         tags=tags | {"techhub/trigger": "refresh"},

@@ -95,11 +95,14 @@ class ChildTable:
     parent: str
     build: Callable[[pl.DataFrame], pl.DataFrame]
     description: str
+    key: tuple[str, ...]  # what identifies a row
 
 
 CHILD_TABLES = [
     ChildTable("account", "company_tags", "account_company", company_tags,
-               "Company tags (startup, IT company, techpark, TS member): status, moderation, data as JSON."),
+               "Company tags (startup, IT company, techpark, TS member): status, moderation, data as JSON.",
+               ("company_id", "tag_type")),
     ChildTable("service", "hubformdata_fields", "service_hubformdata", hubformdata_fields,
-               "Every field of every hub form submission as (field, value, value_type), whatever the form."),
+               "Every field of every hub form submission as (field, value, value_type), whatever the form.",
+               ("hubformdata_id", "field")),
 ]

@@ -157,6 +157,13 @@ def refresh_lake(
     return done
 
 
+def _first_lines(message: str) -> str:
+    """An error's gist: its first line, and the second when the first ends in a colon (a failed
+    check's error names the checks there)."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()] or ["no message"]
+    return f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+
+
 def checks_of(defs: dg.Definitions, keys: list[dg.AssetKey]) -> list[dg.AssetsDefinition]:
     """The asset checks on ``keys`` (the quality contracts, the partition deadlines): a refresh runs
     them with their assets, as a materialization from the UI does, so a blocking check stops the
@@ -182,7 +189,7 @@ def _execute(run: RefreshRun, defs: dg.Definitions, instance: dg.DagsterInstance
         raise_on_error=False,
     )
     if not result.success:
-        failures = [f"{event.step_key}: {event.step_failure_data.error.message.strip().splitlines()[0]}"
+        failures = [f"{event.step_key}: {_first_lines(event.step_failure_data.error.message)}"
                     for event in result.get_step_failure_events() if event.step_failure_data.error]
         raise RuntimeError(f"refresh run {result.run_id} failed ({'; '.join(failures) or 'see its logs'}); "
                            "see it in the Dagster UI")

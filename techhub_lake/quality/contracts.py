@@ -6,10 +6,11 @@ their ``checks``, and dataset-level ``checks``. Each check becomes one Dagster a
 by its ``qualifier`` (else ``<column>_<type>`` or ``<type>``); a check is an *error* unless its
 threshold says ``level: warn``. A file's check with the same name as a generated one replaces it.
 
-Generated for every silver and gold table: key columns present and unique (error), has rows (error
-in gold; a warning in silver, where a table can be legitimately empty), the watermark no older than
-``FRESHNESS_HOURS`` (warning), the documented columns and no others (gold), BINs masked as the
-``bin_mask`` resource says (techpark marts).
+Generated for every silver and gold table: key columns present and unique (error); has rows (a
+warning: a lake that starts from a recent date, or a source table nobody uses yet, is empty without
+being wrong); the watermark no older than ``FRESHNESS_HOURS`` (warning); the documented columns and
+no others (gold); SCD2 invariants (dimensions); BINs masked as the ``bin_mask`` resource says
+(techpark marts).
 """
 
 from __future__ import annotations
@@ -83,9 +84,8 @@ def generated_checks(target: CheckedTable) -> tuple[dict[str, list[dict]], list[
     elif target.key:
         dataset.append(_check("duplicate", qualifier="key_unique", columns=list(target.key),
                               name=f"Key ({', '.join(target.key)}) is unique"))
-    empty_level = {} if target.layer == "gold" else {"level": "warn"}
     dataset.append(_check("row_count", qualifier="has_rows", name="The table has rows",
-                          threshold={"must_be_greater_than": 0, **empty_level}))
+                          threshold={"must_be_greater_than": 0, "level": "warn"}))
     if target.watermark:
         dataset.append(_check("freshness", qualifier="fresh", column=target.watermark,
                               name=f"Newest {target.watermark} is less than {FRESHNESS_HOURS} h old",

@@ -86,6 +86,19 @@ def load_bronze(url: str, lake, catalog, first, run_id: str) -> None:
                            snapshot_day=None if daily else today)
 
 
+def load_silver(url: str, lake, catalog, *, reconcile: bool = False) -> None:
+    """Merge every lake table's bronze into its silver current state, as the silver assets do
+    (reconciling the incremental ones row by row against the source when asked)."""
+    from techhub_lake.catalog import Strategy
+    from techhub_lake.silver.current_state import merge_current_state
+    from techhub_lake.silver.reconcile import reconcile_current_state
+
+    for table in catalog.lake_tables:
+        merge_current_state(url, lake, table, run_id="test")
+        if reconcile and table.strategy == Strategy.INCREMENTAL:
+            reconcile_current_state(url, lake, table, catalog_path=catalog.path, run_id="test")
+
+
 def frame_differences(actual, expected, key: list[str], tolerance: float = 1e-9, show: int = 10) -> list[str]:
     """How ``actual`` differs from ``expected`` row for row by ``key``: keys missing, keys extra, and
     per column the keys whose values differ (floats within ``tolerance``), a few of each shown.

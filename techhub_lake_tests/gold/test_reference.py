@@ -21,7 +21,7 @@ import pytest
 from techhub_lake.automation.refresh import refresh_lake
 from techhub_lake.automation.sensors import build_funnel_sensor
 from techhub_lake.bronze.extract import arrow_snapshot
-from techhub_lake.catalog import Strategy, load_catalog
+from techhub_lake.catalog import load_catalog
 from techhub_lake.definitions import build_definitions
 from techhub_lake.gold.funnel import monthly_partitions, partition_of
 from techhub_lake.gold.marts import FUNNEL, mart_specs
@@ -29,14 +29,12 @@ from techhub_lake.gold.store import content_digest, mart_content
 from techhub_lake.gold.techpark import DQ_METRICS, TECHPARK_MARTS
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.resources import LakeStorage, SourceDatabase
-from techhub_lake.silver.current_state import merge_current_state
-from techhub_lake.silver.reconcile import reconcile_current_state
 from techhub_lake.source.churn import churn_source
 from techhub_lake.source.generator import init_source
 from techhub_lake_tests.conftest import query
 from techhub_lake_tests.gold.reference import REFERENCE_SQL, TIMEZONE
 from techhub_lake_tests.gold.techpark_reference import MALFORMED_SQL, TECHPARK_SQL
-from techhub_lake_tests.helpers import frame_differences, load_bronze
+from techhub_lake_tests.helpers import frame_differences, load_bronze, load_silver
 
 CATALOG = load_catalog()
 SPECS = {spec.name: spec for spec in [*mart_specs(CATALOG.defaults.timezone), *TECHPARK_MARTS]}
@@ -69,13 +67,6 @@ def mismatches(url: str, lake: LakeFiles) -> dict[str, list[str]]:
         if problems:
             out[name] = problems
     return out
-
-
-def load_silver(url: str, lake: LakeFiles, *, reconcile: bool = False) -> None:
-    for table in CATALOG.lake_tables:
-        merge_current_state(url, lake, table, run_id="test")
-        if reconcile and table.strategy == Strategy.INCREMENTAL:
-            reconcile_current_state(url, lake, table, catalog_path=CATALOG.path, run_id="test")
 
 
 def refresh_gold(url: str, root, instance) -> list:
@@ -116,7 +107,7 @@ def gold_lake(new_database, tmp_path_factory):
     root = tmp_path_factory.mktemp("gold") / "lake"
     lake = LakeFiles(str(root))
     load_bronze(url, lake, CATALOG, dt.date(2019, 1, 1), run_id="first")
-    load_silver(url, lake)
+    load_silver(url, lake, CATALOG)
     with dg.instance_for_test(temp_dir=str(tmp_path_factory.mktemp("dagster_home"))) as instance:
         runs = refresh_gold(url, root, instance)
         yield url, root, lake, instance, runs
@@ -166,7 +157,7 @@ def test_an_independent_load_of_the_same_source_is_byte_identical(gold_lake, tmp
     other_root = tmp_path / "lake"
     other = LakeFiles(str(other_root))
     load_bronze(url, other, CATALOG, dt.date(2019, 1, 1), run_id="again")
-    load_silver(url, other)
+    load_silver(url, other, CATALOG)
     (tmp_path / "home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
         refresh_gold(url, other_root, instance)
@@ -189,7 +180,7 @@ def test_churn_then_refresh_equals_the_reference_and_touches_only_changed_months
     # incremental: the lookback window of bronze, silver merged, gold planned from what changed
     window_start = at.astimezone(ZoneInfo(TIMEZONE)).date() - dt.timedelta(days=2)
     load_bronze(url, lake, CATALOG, window_start, run_id=f"round{round_number}")
-    load_silver(url, lake)
+    load_silver(url, lake, CATALOG)
     sensed = build_funnel_sensor(CATALOG)(dg.build_sensor_context(
         instance=instance, resources={"lake": LakeStorage(root=str(root))}))
     incremental = refresh_gold(url, root, instance)
@@ -201,7 +192,7 @@ def test_churn_then_refresh_equals_the_reference_and_touches_only_changed_months
         assert all(any(p.startswith(f"column {c}:") for c in SILENT.get(mart, ())) for p in problems), (mart, problems)
 
     # the nightly reconciliation repairs those rows, and gold follows
-    load_silver(url, lake, reconcile=True)
+    load_silver(url, lake, CATALOG, reconcile=True)
     nightly = refresh_gold(url, root, instance)
     assert mismatches(url, lake) == {}
 

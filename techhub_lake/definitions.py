@@ -28,12 +28,28 @@ from techhub_lake.gold.store import gold_key
 from techhub_lake.quality.checks import build_quality_checks
 from techhub_lake.quality.report import build_dq_report_asset
 from techhub_lake.resources import build_resources
-from techhub_lake.settings import CATALOG_ENV
+from techhub_lake.settings import CATALOG_ENV, EXECUTOR_ENV
 from techhub_lake.silver.assets import build_silver_assets
 from techhub_lake.silver.dimension_assets import build_dimension_assets
 from techhub_lake.silver.techpark_assets import build_techpark_silver_assets
 
 AUTOMATION_SENSOR = "techhub_automation"
+
+
+def run_executor() -> dg.ExecutorDefinition | None:
+    """How a run executes its steps: Dagster's default (each step a process of the run) unless
+    ``$TECHHUB_EXECUTOR=k8s``, where each step is a Kubernetes pod of its own (the Helm deployment,
+    ``deploy/helm/values.yaml``; needs ``techhub-lake[k8s]``)."""
+    chosen = os.environ.get(EXECUTOR_ENV, "").strip().lower()
+    if chosen in ("", "multiprocess"):
+        return None
+    if chosen != "k8s":
+        raise ValueError(f"${EXECUTOR_ENV}={chosen!r}: use multiprocess (the default) or k8s")
+    try:
+        from dagster_k8s import k8s_job_executor
+    except ImportError:
+        raise ValueError(f"${EXECUTOR_ENV}=k8s needs dagster-k8s: pip install 'techhub-lake[k8s]'") from None
+    return k8s_job_executor
 
 
 def build_definitions(catalog: Catalog, resources: dict | None = None) -> dg.Definitions:
@@ -59,6 +75,7 @@ def build_definitions(catalog: Catalog, resources: dict | None = None) -> dg.Def
         ],
         schedules=build_schedules(catalog),
         resources=build_resources() | (resources or {}),
+        executor=run_executor(),
     )
 
 

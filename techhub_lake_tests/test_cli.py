@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from techhub_lake.source.embedded import EmbeddedPostgres, process_alive
+from techhub_lake_tests.conftest import query
 from techhub_lake_tests.dagster_services import free_port, graphql
 
 CLI = str(Path(sys.executable).with_name("techhub-lake"))
@@ -52,6 +53,14 @@ def test_source_lifecycle_through_the_cli(state):
     check = run(["catalog", "check"], state)
     assert check.returncode == 0, check.stderr
     assert "every table and column the catalog names exists" in check.stdout
+
+    # a deployment's init service runs on every start: the second time it keeps the source (and its churn)
+    again = run(["source", "init", "--scale", "0.002", "--seed", "5", "--keep-existing"], state)
+    assert again.returncode == 0, again.stderr
+    assert "already holds a generated TechHub source; kept as it is" in again.stdout
+    migrated = query(url.stdout.strip(), "SELECT count(*) FROM information_schema.columns "
+                                         "WHERE table_name = 'account_user' AND column_name = 'telegram'")
+    assert migrated == [(1,)]  # the churned, migrated source is still there
 
     stop = run(["source", "stop"], state)
     assert stop.returncode == 0 and "stopped" in stop.stdout
@@ -146,3 +155,15 @@ def test_demo_opens_the_ui_with_every_bronze_asset_and_ctrl_c_stops_everything(s
     leftovers = [p for p in psutil.process_iter(["cmdline"]) if f"-p {port}" in " ".join(p.info["cmdline"] or [])
                  or str(port) in (p.info["cmdline"] or [])]
     assert [p for p in leftovers if p.status() != psutil.STATUS_ZOMBIE] == []
+
+
+def test_quality_lists_the_contracts_and_prints_one_whole(state):
+    listed = run(["quality", "list"], state)
+    assert listed.returncode == 0, listed.stderr
+    assert "source.account_company" in listed.stdout and "tin_12_digits" in listed.stdout
+    printed = run(["quality", "contract", "silver.fact_requests"], state)
+    assert printed.returncode == 0, printed.stderr
+    assert "dataset: lake/silver/fact_requests" in printed.stdout
+    assert "valid_reference_data" in printed.stdout and "request_id_unique" in printed.stdout
+    unknown = run(["quality", "contract", "silver.nope"], state)
+    assert unknown.returncode == 2 and "no checked table 'silver.nope'" in unknown.stderr

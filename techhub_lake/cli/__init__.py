@@ -14,6 +14,7 @@ from techhub_lake.cli.lake_commands import (
     refresh_command,
     ui_command,
 )
+from techhub_lake.cli.quality_commands import quality_group
 from techhub_lake.cli.signals import install_stop_signals
 from techhub_lake.cli.source_commands import source_group
 from techhub_lake.source.connection import SourceUnavailable
@@ -40,6 +41,7 @@ def cli() -> None:
 
 cli.add_command(source_group)
 cli.add_command(catalog_group)
+cli.add_command(quality_group)
 cli.add_command(refresh_command)
 cli.add_command(ui_command)
 cli.add_command(demo_command)

@@ -10,7 +10,7 @@ from techhub_lake.settings import SOURCE_URL_ENV
 from techhub_lake.source.churn import churn_source
 from techhub_lake.source.connection import redact
 from techhub_lake.source.embedded import EmbeddedPostgres
-from techhub_lake.source.generator import init_source
+from techhub_lake.source.generator import holds_synthetic_source, init_source
 
 
 def target_source_url() -> str:
@@ -45,9 +45,14 @@ def source_group() -> None:
               help="1 is the real system's size (~2.5 GB).")
 @click.option("--seed", type=int, default=42, show_default=True, help="Same seed and scale, same data.")
 @click.option("--workers", type=click.IntRange(1, 16), default=2, show_default=True, help="Parallel connections.")
-def init_command(scale: float, seed: int, workers: int) -> None:
+@click.option("--keep-existing", is_flag=True,
+              help="Do nothing when the database already holds a generated source (a deployment's init service).")
+def init_command(scale: float, seed: int, workers: int, keep_existing: bool) -> None:
     """Create every TechHub table and fill it deterministically."""
     url = target_source_url()
+    if keep_existing and holds_synthetic_source(url):
+        click.echo(f"source: {redact(url)} already holds a generated TechHub source; kept as it is")
+        return
     report = init_source(url, scale=scale, seed=seed, workers=workers, progress=lambda line: click.echo(line, err=True))
     print_init_report(report)
     click.echo(f"source: {redact(url)}")

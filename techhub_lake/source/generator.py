@@ -103,6 +103,16 @@ def _is_synthetic(cur: psycopg2.extensions.cursor) -> bool:
     return bool(cur.fetchone()[0])
 
 
+def holds_synthetic_source(url: str) -> bool:
+    """Whether the database at ``url`` already holds a source made by this generator."""
+    conn = connect(url, statement_timeout_ms=60_000, application_name="techhub-lake source init")
+    try:
+        with conn.cursor() as cur:
+            return _is_synthetic(cur)
+    finally:
+        conn.close()
+
+
 def _reset(cur: psycopg2.extensions.cursor, url: str) -> None:
     """Drop a previous synthetic database's tables; refuse anything else."""
     existing = _public_tables(cur)

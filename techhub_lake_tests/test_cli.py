@@ -138,8 +138,9 @@ def test_demo_opens_the_ui_with_every_bronze_asset_and_ctrl_c_stops_everything(s
         assert len(succeeded) == 5  # bronze snapshots, bronze daily partitions, silver, gold, the funnel's month
         from techhub_lake.catalog import load_catalog
 
-        # bronze and silver per table; child tables, dimensions and fact, techpark tables; the marts
-        assert len(nodes) == 2 * len(load_catalog().lake_tables) + 8 + 12
+        # bronze and silver per table; child tables, dimensions and fact, techpark tables; the marts and
+        # the quality report
+        assert len(nodes) == 2 * len(load_catalog().lake_tables) + 8 + 13
         assert {n["groupName"] for n in nodes} == {"bronze", "silver", "gold"}
         pg_pid = EmbeddedPostgres(state / "postgres").pid()
         assert pg_pid is not None

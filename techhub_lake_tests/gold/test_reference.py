@@ -118,9 +118,9 @@ def test_every_mart_equals_its_sql_reference_after_the_first_load(gold_lake):
     assert mismatches(url, lake) == {}
     for name in SPECS:
         assert mart_content(lake, SPECS[name]).height > 0, name
-    # the two techpark silver tables; one run for the whole marts (4 + 6 techpark + quality); one
+    # the two techpark silver tables; one run for the whole marts (4 + 6 techpark + dq_metrics + dq_report); one
     # for the funnel over every month (all were missing)
-    assert sorted(len(run.keys) for run in runs) == [1, 2, 11]
+    assert sorted(len(run.keys) for run in runs) == [1, 2, 12]
     assert funnel_months(runs) == monthly_partitions(CATALOG).get_partition_keys()
 
 

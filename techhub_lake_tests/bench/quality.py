@@ -1,0 +1,92 @@
+"""Benchmark of the quality contracts at a given scale.
+
+    python -m techhub_lake_tests.bench.quality --scale 1
+
+Loads bronze and silver for every lake table (the functions the assets call), builds the rest of
+the lake through Dagster (its checks included), then verifies every contract alone and prints per
+table its rows, rules, seconds, rows/s, the ratio to reading the whole table with polars (the
+reference, measured in the same run) and the peak RSS; then materializes gold/quality/dq_report
+and prints its latest figures. Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+import time
+
+import dagster as dg
+
+from techhub_lake.automation.refresh import refresh_lake
+from techhub_lake.catalog import load_catalog
+from techhub_lake.definitions import build_definitions
+from techhub_lake.lake.delta import read_delta
+from techhub_lake.lake.storage import LakeFiles
+from techhub_lake.quality.checks import lake_paths
+from techhub_lake.quality.contracts import load_contracts
+from techhub_lake.quality.report import latest_table
+from techhub_lake.quality.targets import DQ_REPORT_KEY, DQ_REPORT_PATH
+from techhub_lake.quality.verify import (
+    contract_variables,
+    verify_lake_contract,
+    verify_source_contract,
+)
+from techhub_lake.resources import LakeStorage, SourceDatabase
+from techhub_lake_tests.bench import bench_arguments, bench_source, peak_rss_mb
+from techhub_lake_tests.helpers import load_bronze, load_silver
+
+
+def main() -> None:
+    args = bench_arguments(__doc__).parse_args()
+    server, url = bench_source(args)
+    catalog = load_catalog()
+    contracts = load_contracts(catalog)
+    paths, variables = lake_paths(contracts), contract_variables(None)
+    with tempfile.TemporaryDirectory(prefix="bench-quality-") as root, tempfile.TemporaryDirectory() as home:
+        lake = LakeFiles(root)
+        started = time.perf_counter()
+        load_bronze(url, lake, catalog, dt.date(2019, 1, 1), run_id="bench")
+        load_silver(url, lake, catalog)
+        print(f"bronze + silver load: {time.perf_counter() - started:.1f} s", flush=True)
+        defs = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=root)})
+        current_state = {f"silver/{t.module}/{t.short_name}" for t in catalog.lake_tables}
+        derived = [k for k in defs.resolve_asset_graph().materializable_asset_keys
+                   if k.path[0] in ("silver", "gold") and k.to_user_string() not in current_state and k != DQ_REPORT_KEY]
+        selection = " or ".join(f'key:"{k.to_user_string()}"' for k in derived)
+        with dg.instance_for_test(temp_dir=home) as instance:
+            began = time.perf_counter()
+            refresh_lake(selection, lambda _: None, defs=defs, catalog=catalog, instance=instance)
+            print(f"silver derived + gold through Dagster, checks included: {time.perf_counter() - began:.1f} s\n")
+            print(f"{'table':<34} {'rows':>9} {'rules':>5} {'s':>6} {'rows/s':>11} {'read s':>7} {'ratio':>6} "
+                  f"{'peak RSS MB':>11}")
+            totals: dict[str, float] = {}
+            for contract in contracts:
+                target = contract.target
+                if target.asset_key == DQ_REPORT_KEY:
+                    continue
+                began = time.perf_counter()
+                if target.layer == "source":
+                    verify_source_contract(contract, url, None, variables)
+                    rows, read = None, None
+                else:
+                    verify_lake_contract(contract, lake, paths, variables)
+                seconds = time.perf_counter() - began
+                if target.layer != "source":
+                    began = time.perf_counter()
+                    rows = read_delta(lake, target.path).height
+                    read = time.perf_counter() - began
+                totals[target.layer] = totals.get(target.layer, 0.0) + seconds
+                print(f"{target.sql_name:<34} {rows if rows is not None else '':>9} {len(contract.checks):>5} "
+                      f"{seconds:>6.2f} {(rows or 0) / seconds:>11,.0f} {read if read is not None else 0:>7.2f} "
+                      f"{(seconds / read) if read else 0:>6.1f} {peak_rss_mb():>11,.0f}", flush=True)
+            print("\n" + ", ".join(f"{layer}: {s:.1f} s" for layer, s in totals.items()))
+            began = time.perf_counter()
+            result = dg.materialize([defs.resolve_assets_def(DQ_REPORT_KEY)], instance=instance)
+            print(f"\ngold/quality/dq_report materialized in {time.perf_counter() - began:.1f} s "
+                  f"(success={result.success}); latest figures:\n")
+            print(latest_table(read_delta(lake, DQ_REPORT_PATH)))
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()

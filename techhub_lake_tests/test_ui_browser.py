@@ -72,5 +72,13 @@ def test_the_asset_graph_and_an_asset_page_in_chromium(webserver):
         assert "Row count" in body and "Latest materialization" in body  # this run's metadata
         assert "Distinct companies the user belongs to" in body  # a column's description
         page.screenshot(path=str(ARTIFACTS / "asset-dm_users.png"), full_page=True)
+
+        # its quality checks, each with the outcome of this refresh's run
+        page.goto(f"{base}/assets/gold/techhub/dm_users?view=checks", wait_until="networkidle")
+        page.get_by_text("email_normalized").first.wait_for(timeout=60_000)
+        body = page.inner_text("body")
+        assert "user_id_unique" in body and "documented_columns" in body
+        assert "Passed" in body or "Succeeded" in body
+        page.screenshot(path=str(ARTIFACTS / "asset-dm_users-checks.png"), full_page=True)
         browser.close()
     assert (ARTIFACTS / "asset-graph.png").stat().st_size > 10_000

@@ -62,12 +62,14 @@ def catalog_check_command(catalog_path: str | None) -> None:
 @click.command("refresh")
 @click.option("--select", "selection", default=None, help="Dagster asset selection (default: every asset).")
 @click.option("--reconcile", is_flag=True, help="Also repair silver rows changed without moving updated_at.")
-def refresh_command(selection: str | None, reconcile: bool) -> None:
+@click.option("--skip-checks", is_flag=True,
+              help="Leave the quality checks out of the runs (nothing is blocked; the checks show as not run).")
+def refresh_command(selection: str | None, reconcile: bool, skip_checks: bool) -> None:
     """Bring the lake up to date with the source through the Dagster instance (runs show in the UI)."""
     from techhub_lake.automation.refresh import refresh_lake
 
     prepare_dagster_home()
-    refresh_lake(selection, echo=click.echo, reconcile=reconcile)
+    refresh_lake(selection, echo=click.echo, reconcile=reconcile, checks=not skip_checks)
 
 
 def start_dagster_ui(port: int) -> subprocess.Popen:

@@ -26,12 +26,14 @@ def test_refresh_loads_every_partition_then_only_the_lookback(new_database, tmp_
     today = dt.datetime.now(ZoneInfo("Asia/Almaty")).date()
 
     lines: list[str] = []
-    first = refresh_lake(None, lines.append, defs=defs, catalog=catalog, instance=dagster_instance)
+    first = refresh_lake(None, lines.append, defs=defs, catalog=catalog, instance=dagster_instance, checks=False)
     this_month = today.replace(day=1).isoformat()
     assert [str(run.partition_range) for run in first][2:] == ["None", "None", str(("2026-10-01", this_month))]
     assert sorted(str(run.partition_range) for run in first[:2]) == sorted(["None", str(("2026-10-25", today.isoformat()))])
     # layer after layer: bronze, then the silver it feeds, then gold (the marts, then the funnel's months)
     assert [{k.path[0] for k in run.keys} for run in first] == [{"bronze"}, {"bronze"}, {"silver"}, {"gold"}, {"gold"}]
+    # asked to skip them, the runs held no quality check
+    assert not dagster_instance.get_event_records(dg.EventRecordsFilter(dg.DagsterEventType.ASSET_CHECK_EVALUATION), limit=1)
     all_days = [(dt.date(2026, 10, 25) + dt.timedelta(days=n)).isoformat() for n in range((today - dt.date(2026, 10, 25)).days + 1)]
     for table in catalog.lake_tables:
         key = dg.AssetKey(["bronze", table.module, table.short_name])

@@ -81,7 +81,7 @@ def test_refresh_builds_dimensions_and_the_fact_and_churn_adds_versions(new_data
     catalog = catalog_starting(tmp_path, "2026-10-20")
     lake = tmp_path / "lake"
     defs = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=str(lake))})
-    refresh_lake(None, lambda _: None, defs=defs, catalog=catalog, instance=dagster_instance)
+    refresh_lake(None, lambda _: None, defs=defs, catalog=catalog, instance=dagster_instance, checks=False)
 
     def table(path: str) -> pl.DataFrame:
         return pl.from_arrow(DeltaTable(str(lake / "silver/techhub" / path)).to_pyarrow_table())
@@ -92,7 +92,7 @@ def test_refresh_builds_dimensions_and_the_fact_and_churn_adds_versions(new_data
     assert users_before.filter(pl.col("is_current")).height == table("account/user").height
 
     churn_source(url, seed=42)
-    refresh_lake(None, lambda _: None, defs=defs, catalog=catalog, instance=dagster_instance)
+    refresh_lake(None, lambda _: None, defs=defs, catalog=catalog, instance=dagster_instance, checks=False)
     users_after = table("dim/dim_user")
     current = users_after.filter(pl.col("is_current"))
     assert current.height == table("account/user").height  # one current version per live user
@@ -105,7 +105,8 @@ def test_refresh_builds_dimensions_and_the_fact_and_churn_adds_versions(new_data
         pl.col("next_from").is_not_null() & (pl.col("valid_to") > pl.col("next_from")))
     assert overlaps.height == 0  # no overlapping validity
     # the daily deep reconciliation (`refresh --reconcile`) repairs the silent updates churn made
-    refresh_lake("group:silver", lambda _: None, defs=defs, catalog=catalog, instance=dagster_instance, reconcile=True)
+    refresh_lake("group:silver", lambda _: None, defs=defs, catalog=catalog, instance=dagster_instance, reconcile=True,
+                 checks=False)
     event = dagster_instance.get_latest_materialization_event(dg.AssetKey(["silver", "account", "user"]))
     meta = event.asset_materialization.metadata
     assert meta["reconciliation/rows_checked"].value == table("account/user").height

@@ -128,3 +128,14 @@ def frame_differences(actual, expected, key: list[str], tolerance: float = 1e-9,
             sample = bad.select(*key, column, f"{column}__expected").head(show).rows()
             problems.append(f"column {column}: {bad.height} row(s) differ, e.g. (key..., lake, source) {sample}")
     return problems
+
+
+def check_evaluations(instance) -> list:
+    """Every asset check evaluation recorded on a Dagster instance, across all its runs."""
+    from dagster import DagsterEventType
+
+    evaluations = []
+    for run in instance.get_run_records():
+        for entry in instance.all_logs(run.dagster_run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
+            evaluations.append(entry.dagster_event.event_specific_data)
+    return evaluations

@@ -21,6 +21,7 @@ from techhub_lake.gold.store import mart_content
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.source.generator import init_source
 from techhub_lake_tests.conftest import catalog_starting
+from techhub_lake_tests.helpers import check_evaluations
 
 README = Path(__file__).parents[2] / "README.md"
 SPECS = {spec.name: spec for spec in mart_specs("Asia/Almaty")}
@@ -67,8 +68,7 @@ def test_bronze_to_gold_on_s3_and_the_readme_query_example(new_database, s3_serv
                      defs=build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": local}))
 
     # the quality contracts ran on the S3 lake (Soda over DuckDB over delta-rs over S3), and held
-    evaluations = [e.dagster_event.event_specific_data for e in dagster_instance.get_event_records(
-        dg.EventRecordsFilter(dg.DagsterEventType.ASSET_CHECK_EVALUATION), limit=10_000)]
+    evaluations = check_evaluations(dagster_instance)
     assert {e.asset_key.path[0] for e in evaluations} == {"bronze", "silver", "gold"}
     assert [e.check_name for e in evaluations if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR] == []
 

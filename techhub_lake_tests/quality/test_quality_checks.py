@@ -36,7 +36,7 @@ from techhub_lake.quality.verify import (
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.source.generator import init_source
 from techhub_lake_tests.conftest import query
-from techhub_lake_tests.helpers import load_bronze, load_silver
+from techhub_lake_tests.helpers import check_evaluations, load_bronze, load_silver
 
 CATALOG = load_catalog()
 CONTRACTS = {c.target.sql_name: c for c in load_contracts(CATALOG)}
@@ -50,15 +50,6 @@ DERIVED = ('group:gold or key:"silver/dim/*" or key:"silver/fact/*" or key:"silv
 
 def definitions(url: str, root) -> dg.Definitions:
     return build_definitions(CATALOG, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=str(root))})
-
-
-def check_evaluations(instance: dg.DagsterInstance) -> list:
-    """Every asset check evaluation recorded on the instance."""
-    evaluations = []
-    for run in instance.get_run_records():
-        for entry in instance.all_logs(run.dagster_run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
-            evaluations.append(entry.dagster_event.event_specific_data)
-    return evaluations
 
 
 @pytest.fixture(scope="module")

@@ -93,9 +93,11 @@ def test_no_port_binds_beyond_loopback(resolved):
 def test_secrets_come_only_from_the_env_file(tmp_path):
     raw = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
     secret = re.compile(r"PASSWORD|SECRET|ACCESS_KEY|SOURCE_URL|_USER$")
+    reference = re.compile(r"\$\{[A-Z_]+(:\?[^}]*)?\}")
+    # a credential is a ${NAME:?...} reference, or the stand-in's URL built only from such references
     written = [(name, key) for name, service in raw["services"].items()
                for key, value in (service.get("environment") or {}).items()
-               if secret.search(key) and not re.fullmatch(r"\$\{[A-Z_]+(:\?[^}]*)?\}", str(value))]
+               if secret.search(key) and reference.sub("", str(value)) not in ("", "postgresql://:@techhub-db:5432/techhub")]
     assert written == [], "credentials must come from .env as ${NAME:?...}"
     empty = tmp_path / "empty.env"
     empty.write_text("")
@@ -114,6 +116,19 @@ def test_the_environment_the_code_reads_is_the_one_compose_sets(resolved):
         assert environment["TECHHUB_LAKE_ROOT"] == "s3://datalake" and environment["AWS_ENDPOINT_URL"] == "http://minio:9000"
     source_init = resolved["services"]["techhub-source-init"]["environment"]
     assert source_init["TECHHUB_SOURCE_URL"] == resolved["services"]["code-location"]["environment"]["TECHHUB_SOURCE_URL"]
+
+
+def test_the_init_service_fills_only_the_stand_in_whatever_the_lake_reads(tmp_path):
+    own = "postgresql://lake_reader:their-secret@db.example.internal:5432/techhub"
+    env_file = tmp_path / "own.env"
+    env_file.write_text(re.sub(r"(?m)^TECHHUB_SOURCE_URL=.*$", f"TECHHUB_SOURCE_URL={own}",
+                               (REPO / ".env.example").read_text(encoding="utf-8")))
+    out = compose_config(env_file)
+    assert out.returncode == 0, out.stderr
+    services = yaml.safe_load(out.stdout)["services"]
+    assert {services[name]["environment"]["TECHHUB_SOURCE_URL"] for name in LAKE_SERVICES} == {own}
+    assert services["techhub-source-init"]["environment"]["TECHHUB_SOURCE_URL"] == (
+        "postgresql://techhub:change-me@techhub-db:5432/techhub")
 
 
 def test_the_deployment_instance_and_workspace_match_the_compose_file(resolved, monkeypatch):

@@ -22,7 +22,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && rm /tmp/requirements.txt
 COPY techhub_lake ./techhub_lake
 RUN pip install --no-deps . \
-    && mkdir -p "$DAGSTER_HOME" "$TECHHUB_STATE_DIR" \
+    && mkdir -p "$DAGSTER_HOME" "$TECHHUB_STATE_DIR" /opt/dagster/compute-logs \
     && chown -R dagster:dagster /opt/dagster
 
 # the deployment's instance (PostgreSQL storage, queued runs) and workspace (the gRPC code location)

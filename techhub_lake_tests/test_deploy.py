@@ -77,7 +77,7 @@ def test_services_start_in_order_with_health_checks(resolved):
         assert services[name]["depends_on"]["code-location"]["condition"] == "service_healthy"
     assert services["techhub-source-init"]["depends_on"]["techhub-db"]["condition"] == "service_healthy"
     assert "--keep-existing" in services["techhub-source-init"]["command"]
-    assert set(resolved["volumes"]) == {"techhub-db-data", "dagster-db-data", "minio-data"}
+    assert set(resolved["volumes"]) == {"techhub-db-data", "dagster-db-data", "minio-data", "dagster-compute-logs"}
 
 
 def test_no_port_binds_beyond_loopback(resolved):
@@ -142,6 +142,11 @@ def test_the_deployment_instance_and_workspace_match_the_compose_file(resolved, 
     assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
     assert config["concurrency"]["pools"]["default_limit"] == 2
     assert config["telemetry"]["enabled"] is False
+    # step logs are written where runs execute (code-location) and read by the UI: one shared volume
+    logs = config["compute_logs"]["config"]["base_dir"]
+    for name in ("code-location", "dagster-webserver"):
+        mounts = [v if isinstance(v, str) else f"{v['source']}:{v['target']}" for v in resolved["services"][name]["volumes"]]
+        assert any(m.split(":")[1] == logs and m.split(":")[0] in resolved["volumes"] for m in mounts), name
     # the packaged default stays SQLite, with the same source pool
     default, _ = dagster_instance_config(str(REPO))
     assert "storage" not in default and default["concurrency"]["pools"]["default_limit"] == 2

@@ -66,11 +66,12 @@ def test_the_asset_graph_and_an_asset_page_in_chromium(webserver):
         page.goto(f"{base}/assets/gold/techhub", wait_until="networkidle")  # the catalog's gold/techhub folder
         page.screenshot(path=str(ARTIFACTS / "catalog-gold.png"), full_page=True)
         page.get_by_text("dm_users", exact=True).first.click()
-        page.get_by_text("companies_count").first.wait_for(timeout=60_000)  # the column schema
+        # the column schema, with a column's description (the schema renders after the metadata)
+        page.get_by_text("Distinct companies the user belongs to").first.wait_for(timeout=60_000)
         body = page.inner_text("body")
         assert "/assets/gold/techhub/dm_users" in page.url
+        assert "companies_count" in body
         assert "Row count" in body and "Latest materialization" in body  # this run's metadata
-        assert "Distinct companies the user belongs to" in body  # a column's description
         page.screenshot(path=str(ARTIFACTS / "asset-dm_users.png"), full_page=True)
 
         # its quality checks, each with the outcome of this refresh's run

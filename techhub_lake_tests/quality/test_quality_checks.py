@@ -184,6 +184,17 @@ def test_a_fact_pointing_at_a_missing_dimension_version_fails_its_foreign_key(la
     assert bad["company_sk_resolves"].diagnostics["invalid_count"] == 1
 
 
+def test_an_empty_table_only_warns_even_where_soda_cannot_measure(lake_copy):
+    path = lake_copy / PATHS["silver.core_vacancy"]
+    write_deltalake(str(path), _read(path).clear().to_arrow(), mode="overwrite")
+    measured = {m.check.name: m for m in verify_lake_contract(CONTRACTS["silver.core_vacancy"], LakeFiles(str(lake_copy)),
+                                                               PATHS, VARIABLES)}
+    # no rows: no newest updated_at to measure freshness on; both rules are warnings, so they warn
+    assert measured["has_rows"].outcome == "warn" and measured["has_rows"].value == 0
+    assert measured["fresh"].outcome == "warn" and measured["fresh"].value is None
+    assert failing(measured.values()) == {}
+
+
 def _second_current_version(lake_root) -> None:
     """Give one user a second current version (a copy of their open one under another surrogate key)."""
     path = lake_root / PATHS["silver.dim_user"]

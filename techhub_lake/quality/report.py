@@ -59,12 +59,17 @@ def measure_contracts(contracts: list[Contract], lake: LakeFiles, source_url: st
 
 
 def latest_table(report: pl.DataFrame) -> str:
-    """The run's figures for the UI, failures first."""
-    ordered = report.with_columns(pl.col("outcome").replace_strict(OUTCOME_ORDER, return_dtype=pl.Int8).alias("_order")) \
+    """The latest run's figures as a markdown table for the UI and the docs, failures first; counts
+    shown whole, rates and ages to two decimals."""
+    value = pl.col("measured_value")
+    measured = (pl.when(value.is_null()).then(pl.lit(""))
+                .when(value == value.round(0)).then(value.cast(pl.Int64).cast(pl.String))
+                .otherwise(value.round(2).cast(pl.String)))
+    latest = report.filter(pl.col("checked_at") == pl.col("checked_at").max())
+    ordered = latest.with_columns(pl.col("outcome").replace_strict(OUTCOME_ORDER, return_dtype=pl.Int8).alias("_order")) \
         .sort(["_order", "table_name", "rule"])
-    return markdown_table(["table", "rule", "level", "measured", "outcome"], ordered.select(
-        "table_name", "rule", "level",
-        pl.col("measured_value").round_sig_figs(4), "outcome").rows())
+    return markdown_table(["table", "rule", "level", "measured", "outcome"],
+                          ordered.select("table_name", "rule", "level", measured, "outcome").rows())
 
 
 def build_dq_report_asset(catalog: Catalog) -> dg.AssetsDefinition:

@@ -27,6 +27,7 @@ from techhub_lake.definitions import build_definitions
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.quality.checks import lake_paths
 from techhub_lake.quality.contracts import CONTRACTS_DIR, load_contracts
+from techhub_lake.quality.report import latest_table
 from techhub_lake.quality.targets import DQ_REPORT_KEY, DQ_REPORT_PATH
 from techhub_lake.quality.verify import (
     contract_variables,
@@ -252,6 +253,10 @@ def test_the_quality_mart_appends_each_run_and_shows_the_latest_figures(quality_
     assert tin["measured_value"].to_list() == [0.0]
     table = metadata["latest"].value
     assert "| source.account_company | bank_present_when_verified | warn |" in table
+    # one line per rule of the latest run, counts whole (a row count is not rounded)
+    assert table == latest_table(history) and table.count("\n") == rules + 1
+    companies = latest.filter((pl.col("table_name") == "silver.account_company") & (pl.col("rule") == "has_rows"))
+    assert f"| silver.account_company | has_rows | warn | {int(companies['measured_value'][0])} | pass |" in table
     assert metadata["rules_fail"].value == 0 and metadata["rules_pass"].value > 0
 
 

@@ -69,7 +69,7 @@ def freshness_states(instance: dg.DagsterInstance, keys: list[dg.AssetKey], modu
                           location_name="techhub_lake")
     with create_test_daemon_workspace_context(target, instance) as context:
         daemon = FreshnessDaemon()
-        daemon._logger = logging.getLogger("freshness-test")  # noqa: SLF001 - the daemon normally sets it up
+        daemon._logger = logging.getLogger("freshness-test")  # the daemon normally sets it up
         list(daemon.run_iteration(context))
     records = instance.get_freshness_state_records(keys)
     return {key: records[key].freshness_state.value for key in keys if key in records}

@@ -91,7 +91,7 @@ def test_a_dead_database_fails_the_tick_clearly_and_the_next_tick_recovers(sourc
 class _Hook(BaseHTTPRequestHandler):
     received: list[dict] = []
 
-    def do_POST(self):  # noqa: N802 - the http.server API
+    def do_POST(self):  # the http.server API names it so
         body = self.rfile.read(int(self.headers["Content-Length"]))
         _Hook.received.append(json.loads(body))
         self.send_response(204)

@@ -34,7 +34,12 @@ from techhub_lake.quality.verify import (
     verify_source_contract,
 )
 from techhub_lake.resources import LakeStorage, SourceDatabase
-from techhub_lake_tests.bench import bench_arguments, bench_source, peak_rss_mb, reset_peak_rss
+from techhub_lake_tests.bench import (
+    bench_arguments,
+    bench_source,
+    peak_rss_mb,
+    reset_peak_rss,
+)
 from techhub_lake_tests.helpers import load_bronze, load_silver
 
 

@@ -31,7 +31,7 @@ SPECS = {spec.name: spec for spec in mart_specs("Asia/Almaty")}
 def query_example() -> str:
     """The python block that follows README's ``<!-- query example -->`` marker."""
     text = README.read_text(encoding="utf-8")
-    match = re.search(r"<!-- query example -->\s*```python\n(.*?)```", text, re.S)
+    match = re.search(r"<!-- query example -->\s*```python\n(.*?)```", text, re.DOTALL)
     assert match, "README lost its query example"
     return match.group(1)
 

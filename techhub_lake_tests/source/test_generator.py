@@ -118,7 +118,7 @@ def test_null_rates_are_near_the_contract(generated_source, sql, expected, toler
 
 def test_quirks_of_real_data_are_present(generated_source):
     url = generated_source
-    one = lambda sql: query(url, sql)[0][0]  # noqa: E731
+    one = lambda sql: query(url, sql)[0][0]
     # TIN: 12 digits and unique when set
     assert one("SELECT count(*) FROM account_company WHERE tin !~ '^\\d{12}$'") == 0
     assert one("SELECT count(tin) - count(DISTINCT tin) FROM account_company") == 0

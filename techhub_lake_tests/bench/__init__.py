@@ -4,8 +4,14 @@ never assert them. What they share: the same options, the same embedded source, 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import resource
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from techhub_lake.source.embedded import EmbeddedPostgres
@@ -53,3 +59,43 @@ def reset_peak_rss() -> bool:
         return True
     except OSError:
         return False
+
+
+@dataclass(frozen=True)
+class BenchLake:
+    """A benchmark's lake, loaded through silver, and the Dagster objects to build the rest with."""
+
+    url: str
+    root: str
+    catalog: object
+    defs: object
+    instance: object
+
+
+@contextmanager
+def silver_lake(args: argparse.Namespace, prefix: str) -> Iterator[BenchLake]:
+    """The embedded source at the asked scale, a temporary lake with every table's bronze (whole
+    history) and silver current state loaded by the functions the assets call (timed and printed),
+    and a temporary Dagster instance; everything is removed and the server stopped on exit."""
+    import dagster as dg
+
+    from techhub_lake.catalog import load_catalog
+    from techhub_lake.definitions import build_definitions
+    from techhub_lake.lake.storage import LakeFiles
+    from techhub_lake.resources import LakeStorage, SourceDatabase
+    from techhub_lake_tests.helpers import load_bronze, load_silver
+
+    server, url = bench_source(args)
+    catalog = load_catalog()
+    try:
+        with tempfile.TemporaryDirectory(prefix=prefix) as root, tempfile.TemporaryDirectory() as home:
+            lake = LakeFiles(root)
+            started = time.perf_counter()
+            load_bronze(url, lake, catalog, dt.date(2019, 1, 1), run_id="bench")
+            load_silver(url, lake, catalog)
+            print(f"bronze + silver load: {time.perf_counter() - started:.1f} s", flush=True)
+            defs = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=root)})
+            with dg.instance_for_test(temp_dir=home) as instance:
+                yield BenchLake(url, root, catalog, defs, instance)
+    finally:
+        server.stop()

@@ -12,16 +12,13 @@ Figures are printed, never asserted.
 
 from __future__ import annotations
 
-import datetime as dt
 import multiprocessing
-import tempfile
 import time
 
 import dagster as dg
 
 from techhub_lake.automation.refresh import refresh_lake
 from techhub_lake.catalog import load_catalog
-from techhub_lake.definitions import build_definitions
 from techhub_lake.lake.delta import read_delta
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.quality.checks import lake_paths
@@ -33,14 +30,7 @@ from techhub_lake.quality.verify import (
     verify_lake_contract,
     verify_source_contract,
 )
-from techhub_lake.resources import LakeStorage, SourceDatabase
-from techhub_lake_tests.bench import (
-    bench_arguments,
-    bench_source,
-    peak_rss_mb,
-    reset_peak_rss,
-)
-from techhub_lake_tests.helpers import load_bronze, load_silver
+from techhub_lake_tests.bench import bench_arguments, peak_rss_mb, reset_peak_rss, silver_lake
 
 
 def verify_every_contract(root: str, url: str) -> None:
@@ -84,33 +74,23 @@ def verify_every_contract(root: str, url: str) -> None:
 
 def main() -> None:
     args = bench_arguments(__doc__).parse_args()
-    server, url = bench_source(args)
-    catalog = load_catalog()
-    with tempfile.TemporaryDirectory(prefix="bench-quality-") as root, tempfile.TemporaryDirectory() as home:
-        lake = LakeFiles(root)
-        started = time.perf_counter()
-        load_bronze(url, lake, catalog, dt.date(2019, 1, 1), run_id="bench")
-        load_silver(url, lake, catalog)
-        print(f"bronze + silver load: {time.perf_counter() - started:.1f} s", flush=True)
-        defs = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=root)})
-        current_state = {f"silver/{t.module}/{t.short_name}" for t in catalog.lake_tables}
+    with silver_lake(args, "bench-quality-") as bench:
+        defs, instance = bench.defs, bench.instance
+        current_state = {f"silver/{t.module}/{t.short_name}" for t in bench.catalog.lake_tables}
         derived = [k for k in defs.resolve_asset_graph().materializable_asset_keys
                    if k.path[0] in ("silver", "gold") and k.to_user_string() not in current_state and k != DQ_REPORT_KEY]
         selection = " or ".join(f'key:"{k.to_user_string()}"' for k in derived)
-        with dg.instance_for_test(temp_dir=home) as instance:
-            began = time.perf_counter()
-            refresh_lake(selection, lambda _: None, defs=defs, catalog=catalog, instance=instance)
-            print(f"silver derived + gold through Dagster, checks included: {time.perf_counter() - began:.1f} s\n",
-                  flush=True)
-            child = multiprocessing.get_context("spawn").Process(target=verify_every_contract, args=(root, url))
-            child.start()
-            child.join()
-            began = time.perf_counter()
-            result = dg.materialize([defs.resolve_assets_def(DQ_REPORT_KEY)], instance=instance)
-            print(f"\ngold/quality/dq_report materialized in {time.perf_counter() - began:.1f} s "
-                  f"(success={result.success}); latest figures:\n")
-            print(latest_table(read_delta(lake, DQ_REPORT_PATH)))
-    server.stop()
+        began = time.perf_counter()
+        refresh_lake(selection, lambda _: None, defs=defs, catalog=bench.catalog, instance=instance)
+        print(f"silver derived + gold through Dagster, checks included: {time.perf_counter() - began:.1f} s\n", flush=True)
+        child = multiprocessing.get_context("spawn").Process(target=verify_every_contract, args=(bench.root, bench.url))
+        child.start()
+        child.join()
+        began = time.perf_counter()
+        result = dg.materialize([defs.resolve_assets_def(DQ_REPORT_KEY)], instance=instance)
+        print(f"\ngold/quality/dq_report materialized in {time.perf_counter() - began:.1f} s "
+              f"(success={result.success}); latest figures:\n")
+        print(latest_table(read_delta(LakeFiles(bench.root), DQ_REPORT_PATH)))
 
 
 if __name__ == "__main__":

@@ -69,7 +69,8 @@ def lake_files(defs: dg.Definitions) -> LakeFiles:
 
 def refresh_layers(defs: dg.Definitions, selection: str | None = None) -> list[list[dg.AssetKey]]:
     """The selected assets by layer (asset group: bronze, silver, gold), layers in dependency order:
-    a layer runs after every layer holding an asset upstream of one of its own."""
+    a layer runs after every layer holding an asset upstream of one of its own; a layer whose assets
+    read differently partitioned ones of its own comes in stages (``_stages``)."""
     graph = defs.resolve_asset_graph()
     layers: dict[str, list[dg.AssetKey]] = {}
     for key in selected_materializable_keys(defs, selection):
@@ -80,7 +81,28 @@ def refresh_layers(defs: dg.Definitions, selection: str | None = None) -> list[l
         ready = [name for name in layers if name not in ordered
                  and not any(upstream[name] & set(layers[other]) for other in layers if other not in ordered and other != name)]
         ordered.append(ready[0] if ready else next(n for n in layers if n not in ordered))  # a cycle: keep graph order
-    return [layers[name] for name in ordered]
+    return [stage for name in ordered for stage in _stages(defs, graph, layers[name])]
+
+
+def _stages(defs: dg.Definitions, graph, keys: list[dg.AssetKey]) -> list[list[dg.AssetKey]]:
+    """One layer split where its runs must follow each other: an asset that reads an asset of the
+    same layer partitioned differently (so in another run) waits for that run, e.g. the quality
+    report for the funnel's months. Most layers are one stage."""
+    in_layer = set(keys)
+    stage: dict[dg.AssetKey, int] = {}
+
+    def stage_of(key: dg.AssetKey) -> int:
+        if key not in stage:
+            stage[key] = 0  # a cycle ends here
+            partitions = defs.resolve_assets_def(key).partitions_def
+            stage[key] = max([stage_of(p) + (defs.resolve_assets_def(p).partitions_def != partitions)
+                              for p in graph.get(key).parent_keys if p in in_layer], default=0)
+        return stage[key]
+
+    stages: dict[int, list[dg.AssetKey]] = {}
+    for key in keys:
+        stages.setdefault(stage_of(key), []).append(key)
+    return [stages[n] for n in sorted(stages)]
 
 
 def plan_layer(defs: dg.Definitions, catalog: Catalog, instance: dg.DagsterInstance, keys: list[dg.AssetKey],

@@ -12,6 +12,7 @@ import duckdb
 from techhub_lake.automation.refresh import plan_refresh, refresh_lake
 from techhub_lake.catalog import Strategy
 from techhub_lake.definitions import build_definitions
+from techhub_lake.quality.targets import DQ_REPORT_KEY
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.source.generator import init_source
 from techhub_lake_tests.conftest import catalog_starting, query
@@ -29,10 +30,13 @@ def test_refresh_loads_every_partition_then_only_the_lookback(new_database, tmp_
     lines: list[str] = []
     first = refresh_lake(None, lines.append, defs=defs, catalog=catalog, instance=dagster_instance, checks=False)
     this_month = today.replace(day=1).isoformat()
-    assert [str(run.partition_range) for run in first][2:] == ["None", "None", str(("2026-10-01", this_month))]
+    assert [str(run.partition_range) for run in first][2:] == ["None", "None", str(("2026-10-01", this_month)), "None"]
     assert sorted(str(run.partition_range) for run in first[:2]) == sorted(["None", str(("2026-10-25", today.isoformat()))])
-    # layer after layer: bronze, then the silver it feeds, then gold (the marts, then the funnel's months)
-    assert [{k.path[0] for k in run.keys} for run in first] == [{"bronze"}, {"bronze"}, {"silver"}, {"gold"}, {"gold"}]
+    # layer after layer: bronze, then the silver it feeds, then gold (the marts, then the funnel's months),
+    # and last the quality report, which reads them all, the funnel's months included
+    assert [{k.path[0] for k in run.keys} for run in first] == [{"bronze"}, {"bronze"}, {"silver"}, {"gold"}, {"gold"},
+                                                                {"gold"}]
+    assert first[-1].keys == (DQ_REPORT_KEY,)
     # asked to skip them, the runs held no quality check
     assert not check_evaluations(dagster_instance)
     all_days = [(dt.date(2026, 10, 25) + dt.timedelta(days=n)).isoformat() for n in range((today - dt.date(2026, 10, 25)).days + 1)]

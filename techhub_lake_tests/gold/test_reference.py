@@ -28,6 +28,7 @@ from techhub_lake.gold.marts import FUNNEL, mart_specs
 from techhub_lake.gold.store import content_digest, mart_content
 from techhub_lake.gold.techpark import DQ_METRICS, TECHPARK_MARTS
 from techhub_lake.lake.storage import LakeFiles
+from techhub_lake.quality.targets import DQ_REPORT_KEY
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.source.churn import churn_source
 from techhub_lake.source.generator import init_source
@@ -120,9 +121,10 @@ def test_every_mart_equals_its_sql_reference_after_the_first_load(gold_lake):
     assert mismatches(url, lake) == {}
     for name in SPECS:
         assert mart_content(lake, SPECS[name]).height > 0, name
-    # the two techpark silver tables; one run for the whole marts (4 + 6 techpark + dq_metrics + dq_report); one
-    # for the funnel over every month (all were missing)
-    assert sorted(len(run.keys) for run in runs) == [1, 2, 12]
+    # the two techpark silver tables; one run for the whole marts (4 + 6 techpark + dq_metrics); one for the
+    # funnel over every month (all were missing); then the quality report, which reads them all
+    assert [len(run.keys) for run in runs] == [2, 11, 1, 1]
+    assert runs[-1].keys == (DQ_REPORT_KEY,) and FUNNEL_KEY in runs[-2].keys
     assert funnel_months(runs) == monthly_partitions(CATALOG).get_partition_keys()
 
 

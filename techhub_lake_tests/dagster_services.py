@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,7 +84,10 @@ def graphql(port: int, query: str, variables: dict | None = None) -> dict:
     """The ``data`` of one GraphQL request to the webserver; fails on GraphQL errors."""
     request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", headers={"Content-Type": "application/json"},
                                      data=json.dumps({"query": query, "variables": variables or {}}).encode())
-    answer = json.load(urllib.request.urlopen(request, timeout=30))
+    try:
+        answer = json.load(urllib.request.urlopen(request, timeout=30))
+    except urllib.error.HTTPError as exc:  # a GraphQL error comes as a 500 whose body says what
+        raise AssertionError(f"GraphQL {exc.code}: {exc.read().decode(errors='replace')[:2000]}") from None
     assert "errors" not in answer, answer["errors"]
     return answer["data"]
 

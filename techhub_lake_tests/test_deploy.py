@@ -139,6 +139,8 @@ def test_the_deployment_instance_and_workspace_match_the_compose_file(resolved, 
         monkeypatch.setenv(key, str(value))
     config, _ = dagster_instance_config(str(REPO / "deploy" / "compose"))
     assert config["storage"]["postgres"]["postgres_db"]["hostname"] == {"env": "DAGSTER_POSTGRES_HOST"}
+    # the driver named: psycopg 3 is installed too, and SQLAlchemy 2.1 would pick it for a bare scheme
+    assert config["storage"]["postgres"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
     assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
     assert config["concurrency"]["pools"]["default_limit"] == 2
     assert config["telemetry"]["enabled"] is False
@@ -184,6 +186,8 @@ def test_the_helm_values_fill_the_chart_with_the_project_settings():
     assert values["runLauncher"]["type"] == "K8sRunLauncher"
     assert values["concurrency"]["pools"]["defaultLimit"] == 2
     assert values["dagsterDaemon"]["runCoordinator"]["type"] == "QueuedRunCoordinator"
+    compose_instance = yaml.safe_load((REPO / "deploy" / "compose" / "dagster.yaml").read_text(encoding="utf-8"))
+    assert values["postgresql"]["postgresqlScheme"] == compose_instance["storage"]["postgres"]["postgres_db"]["scheme"]
 
 
 def test_the_k8s_executor_is_chosen_from_the_environment(monkeypatch):

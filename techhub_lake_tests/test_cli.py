@@ -74,7 +74,7 @@ def test_demo_without_ui_fills_refreshes_and_stops_the_server(state, recent_cata
     demo = run(["demo", "--no-ui", "--scale", "0.002", "--seed", "9"], state, TECHHUB_CATALOG=recent_catalog)
     assert demo.returncode == 0, demo.stderr
     assert "generating the TechHub source at scale 0.002, seed 9" in demo.stdout
-    assert "refresh run 5:" in demo.stdout  # bronze daily, bronze snapshots, silver, gold, the funnel's month
+    assert "refresh run 6:" in demo.stdout  # bronze daily, bronze snapshots, silver, gold, the funnel's month, quality
     assert list((state / "lake" / "bronze" / "techhub" / "core" / "city").rglob("data_*.parquet"))
     assert "stopped the embedded PostgreSQL" in demo.stdout
     assert not EmbeddedPostgres(state / "postgres").is_running()
@@ -130,12 +130,13 @@ def test_demo_opens_the_ui_with_every_bronze_asset_and_ctrl_c_stops_everything(s
                 time.sleep(1)
         assert nodes is not None, "the Dagster UI did not come up"
         succeeded = []
-        while time.monotonic() < deadline and len(succeeded) < 5:  # the refresh's runs show in the UI
+        while time.monotonic() < deadline and len(succeeded) < 6:  # the refresh's runs show in the UI
             runs = graphql(port, '{ runsOrError(filter: {tags: [{key: "techhub/trigger", value: "refresh"}]}) '
                            '{ ... on Runs { results { runId status } } } }')["runsOrError"]["results"]
             succeeded = [r for r in runs if r["status"] == "SUCCESS"]
             time.sleep(1)
-        assert len(succeeded) == 5  # bronze snapshots, bronze daily partitions, silver, gold, the funnel's month
+        # bronze snapshots, bronze daily partitions, silver, gold, the funnel's month, the quality report
+        assert len(succeeded) == 6
         from techhub_lake.catalog import load_catalog
 
         # bronze and silver per table; child tables, dimensions and fact, techpark tables; the marts and

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
+import yaml
 
 REPO = Path(__file__).parents[1]
 BIN = Path(sys.executable).parent
@@ -32,11 +33,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def dagster_home(path: Path) -> Path:
-    """A DAGSTER_HOME with the project's dagster.yaml and its storage created (before two
-    processes race to create it)."""
+def dagster_home(path: Path, config: dict | None = None) -> Path:
+    """A DAGSTER_HOME with the project's dagster.yaml (or the instance ``config`` given) and its
+    storage created (before two processes race to create it)."""
     path.mkdir()
-    shutil.copy(REPO / "dagster.yaml", path / "dagster.yaml")
+    if config is None:
+        shutil.copy(REPO / "dagster.yaml", path / "dagster.yaml")
+    else:
+        (path / "dagster.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
     dg.DagsterInstance.from_config(str(path)).dispose()
     return path
 

@@ -12,6 +12,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -20,6 +21,9 @@ from techhub_lake.catalog import Catalog
 from techhub_lake.gold.funnel import contiguous_ranges, funnel_partitions_to_refresh
 from techhub_lake.gold.marts import FUNNEL
 from techhub_lake.lake.storage import LakeFiles
+
+if TYPE_CHECKING:  # Dagster's asset graph type, for the annotation only
+    from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -81,10 +85,10 @@ def refresh_layers(defs: dg.Definitions, selection: str | None = None) -> list[l
         ready = [name for name in layers if name not in ordered
                  and not any(upstream[name] & set(layers[other]) for other in layers if other not in ordered and other != name)]
         ordered.append(ready[0] if ready else next(n for n in layers if n not in ordered))  # a cycle: keep graph order
-    return [stage for name in ordered for stage in _stages(defs, graph, layers[name])]
+    return [stage for name in ordered for stage in _stages(graph, layers[name])]
 
 
-def _stages(defs: dg.Definitions, graph, keys: list[dg.AssetKey]) -> list[list[dg.AssetKey]]:
+def _stages(graph: BaseAssetGraph, keys: list[dg.AssetKey]) -> list[list[dg.AssetKey]]:
     """One layer split where its runs must follow each other: an asset that reads an asset of the
     same layer partitioned differently (so in another run) waits for that run, e.g. the quality
     report for the funnel's months. Most layers are one stage."""
@@ -94,9 +98,9 @@ def _stages(defs: dg.Definitions, graph, keys: list[dg.AssetKey]) -> list[list[d
     def stage_of(key: dg.AssetKey) -> int:
         if key not in stage:
             stage[key] = 0  # a cycle ends here
-            partitions = defs.resolve_assets_def(key).partitions_def
-            stage[key] = max([stage_of(p) + (defs.resolve_assets_def(p).partitions_def != partitions)
-                              for p in graph.get(key).parent_keys if p in in_layer], default=0)
+            node = graph.get(key)
+            stage[key] = max([stage_of(p) + (graph.get(p).partitions_def != node.partitions_def)
+                              for p in node.parent_keys if p in in_layer], default=0)
         return stage[key]
 
     stages: dict[int, list[dg.AssetKey]] = {}

@@ -12,7 +12,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import dagster as dg
 import pytest
 import yaml
 
@@ -21,6 +20,7 @@ from techhub_lake_tests.conftest import catalog_starting, query
 from techhub_lake_tests.dagster_services import (
     BIN,
     REPO,
+    dagster_home,
     free_port,
     graphql,
     running,
@@ -63,10 +63,7 @@ def deployment_home(home: Path, storage_url: str, logs: Path) -> Path:
     shipped = config["storage"]["postgres"]["postgres_db"]  # what the test replaces, but for its driver
     config["storage"]["postgres"] = {"postgres_url": storage_url.replace("postgresql://", f"{shipped['scheme']}://", 1)}
     config["compute_logs"]["config"]["base_dir"] = str(logs)
-    home.mkdir()
-    (home / "dagster.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-    dg.DagsterInstance.from_config(str(home)).dispose()  # the schema, created before three processes race to
-    return home
+    return dagster_home(home, config)
 
 
 def deployment_workspace(path: Path, port: int) -> Path:
@@ -90,22 +87,26 @@ def dagster_services(new_database, tmp_path):
     env = service_environment(home, url, catalog.path, tmp_path / "lake", tmp_path / "state")
     code_port, port = free_port(), free_port()
     workspace = deployment_workspace(tmp_path / "workspace.yaml", code_port)
-    code_server = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))["services"]["code-location"]["command"]
-    code_server = [str(BIN / code_server[0]), *code_server[1:]]
-    code_server[code_server.index("--host") + 1], code_server[code_server.index("--port") + 1] = "127.0.0.1", str(code_port)
+    code_location = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))["services"]["code-location"]
+    code_server = on_loopback(code_location["command"], code_port)
     # in the compose file's order: the webserver and daemon once the code location answers its health check
     with running({"code-server": code_server}, env, tmp_path):
-        wait_for_code_server(code_port)
+        wait_for_code_server(on_loopback(code_location["healthcheck"]["test"][1:], code_port))
         with running({"webserver": [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", str(workspace)],
                       "daemon": [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)]}, env, tmp_path):
             yield port, tmp_path / "lake", url, storage, tmp_path / "compute-logs"
 
 
-def wait_for_code_server(port: int, seconds: float = 180) -> None:
-    """Until the code server passes the compose file's health check for it."""
-    check = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))["services"]["code-location"]["healthcheck"]["test"][1:]
-    check = [str(BIN / check[0]), *check[1:]]
-    check[check.index("--host") + 1], check[check.index("--port") + 1] = "127.0.0.1", str(port)
+def on_loopback(argv: list[str], port: int) -> list[str]:
+    """A command of the compose file run here: its program from this environment, its --host and
+    --port on loopback at ``port``."""
+    argv = [str(BIN / argv[0]), *argv[1:]]
+    argv[argv.index("--host") + 1], argv[argv.index("--port") + 1] = "127.0.0.1", str(port)
+    return argv
+
+
+def wait_for_code_server(check: list[str], seconds: float = 180) -> None:
+    """Until the code server passes the compose file's health check for it (``check``)."""
     deadline = time.monotonic() + seconds
     while subprocess.run(check, capture_output=True, check=False).returncode != 0:
         assert time.monotonic() < deadline, "the code server did not come up"

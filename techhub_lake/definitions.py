@@ -14,7 +14,9 @@ from techhub_lake.automation.policies import (
     automation_interval_minutes,
     partition_deadline_checks,
 )
+from techhub_lake.automation.recovery import dead_runs_sensor
 from techhub_lake.automation.schedules import build_schedules
+from techhub_lake.automation.upkeep import upkeep_schedule
 from techhub_lake.automation.sensors import (
     build_funnel_sensor,
     build_source_change_sensor,
@@ -52,6 +54,11 @@ def run_executor() -> dg.ExecutorDefinition | None:
     return k8s_job_executor
 
 
+def deadline_keys(checks: list[dg.AssetChecksDefinition]) -> list[dg.AssetCheckKey]:
+    """The check keys of some checks definitions."""
+    return [key for definition in checks for key in definition.check_keys]
+
+
 def build_definitions(catalog: Catalog, resources: dict | None = None) -> dg.Definitions:
     """The asset graph, its freshness policies and automation, sensors and schedules, for a catalog
     and a set of resources (the environment's where not given)."""
@@ -62,18 +69,19 @@ def build_definitions(catalog: Catalog, resources: dict | None = None) -> dg.Def
         assets=apply_policies(assets, catalog, skip_conditions={gold_key(FUNNEL)}),
         asset_checks=[*deadlines, *build_quality_checks(catalog)],
         sensors=[
-            dg.build_sensor_for_freshness_checks(freshness_checks=deadlines, name="partition_deadlines_sensor",
-                                                 default_status=dg.DefaultSensorStatus.RUNNING),
             build_source_change_sensor(catalog),
             build_funnel_sensor(catalog),
             run_failure_sensor,
-            # evaluates the silver and gold automation conditions once per interval; running from the start
+            dead_runs_sensor,
+            # evaluates the silver and gold automation conditions (and the bronze partition deadlines'
+            # cron tick) once per interval; running from the start
             dg.AutomationConditionSensorDefinition(
-                AUTOMATION_SENSOR, target=dg.AssetSelection.groups("silver", "gold"),
+                AUTOMATION_SENSOR,
+                target=dg.AssetSelection.groups("silver", "gold") | dg.AssetSelection.checks(*deadline_keys(deadlines)),
                 default_status=dg.DefaultSensorStatus.RUNNING,
                 minimum_interval_seconds=60 * automation_interval_minutes()),
         ],
-        schedules=build_schedules(catalog),
+        schedules=[*build_schedules(catalog), upkeep_schedule(catalog.defaults.timezone)],
         resources=build_resources() | (resources or {}),
         executor=run_executor(),
     )

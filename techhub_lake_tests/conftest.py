@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 import psycopg2
 import pytest
 
+from techhub_lake.automation.instance import EVENT_SWITCHES, postgres_storage_config
 from techhub_lake.source.embedded import EmbeddedPostgres
 from techhub_lake.source.generator import init_source
 
@@ -21,10 +22,12 @@ SOURCE_SEED = 42
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Keep the tests away from a developer's own source, lake and Dagster instance."""
-    saved = {k: os.environ.get(k) for k in ("TECHHUB_SOURCE_URL", "TECHHUB_LAKE_ROOT", "TECHHUB_STATE_DIR", "DAGSTER_HOME", "TECHHUB_CATALOG")}
+    saved = {k: os.environ.get(k) for k in ("TECHHUB_SOURCE_URL", "TECHHUB_LAKE_ROOT", "TECHHUB_STATE_DIR", "DAGSTER_HOME",
+                                            "TECHHUB_CATALOG", "DAGSTER_POSTGRES_URL", *EVENT_SWITCHES)}
     for key in saved:
         os.environ.pop(key, None)
     os.environ["TECHHUB_STATE_DIR"] = str(tmp_path_factory.mktemp("state"))
+    os.environ.update(EVENT_SWITCHES)  # as in production: runs created and executed in this process
     yield
     for key, value in saved.items():
         if value is None:
@@ -101,13 +104,14 @@ def s3_server() -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture
-def dagster_instance(tmp_path) -> Iterator:
-    """A real Dagster instance (SQLite storage) in a temporary DAGSTER_HOME."""
+def dagster_instance(tmp_path, new_database) -> Iterator:
+    """A real Dagster instance in a temporary DAGSTER_HOME with its storage in PostgreSQL (a database
+    of its own on the session's server), like the lake's."""
     import dagster as dg
 
     home = tmp_path / "dagster_home"
     home.mkdir()
-    with dg.instance_for_test(temp_dir=str(home)) as instance:
+    with dg.instance_for_test(temp_dir=str(home), overrides=postgres_storage_config(new_database())) as instance:
         yield instance
 
 

@@ -17,9 +17,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import dagster as dg
 import yaml
+
+from techhub_lake.automation.instance import EVENT_SWITCHES, psycopg2_url
+from techhub_lake.settings import DAGSTER_STORAGE_URL_ENV
 
 REPO = Path(__file__).parents[1]
 BIN = Path(sys.executable).parent
@@ -33,24 +37,34 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def dagster_home(path: Path, config: dict | None = None) -> Path:
-    """A DAGSTER_HOME with the project's dagster.yaml (or the instance ``config`` given) and its
-    storage created (before two processes race to create it)."""
+def dagster_home(path: Path, storage_url: str | None = None, config: dict | None = None) -> Path:
+    """A DAGSTER_HOME with the project's dagster.yaml, its PostgreSQL storage in ``storage_url`` (or
+    the instance ``config`` given), and that storage created (before two processes race to create it)."""
     path.mkdir()
     if config is None:
         shutil.copy(REPO / "dagster.yaml", path / "dagster.yaml")
     else:
         (path / "dagster.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-    dg.DagsterInstance.from_config(str(path)).dispose()
+    open_instance(path, storage_url).dispose()
     return path
 
 
-def service_environment(home: Path, url: str, catalog_path: Path, lake: Path, state: Path) -> dict[str, str]:
+def open_instance(home: Path, storage_url: str | None = None) -> dg.DagsterInstance:
+    """The instance of a DAGSTER_HOME made by ``dagster_home`` (its storage URL resolved now)."""
+    with mock.patch.dict(os.environ, {DAGSTER_STORAGE_URL_ENV: psycopg2_url(storage_url)} if storage_url else {}):
+        return dg.DagsterInstance.from_config(str(home))
+
+
+def service_environment(home: Path, url: str, catalog_path: Path, lake: Path, state: Path,
+                        storage_url: str | None = None) -> dict[str, str]:
     """This process's environment without any TECHHUB_/AWS_ setting of its own, pointed at a test
-    instance, source, catalog and lake."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TECHHUB_", "AWS_"))}
-    return clean | {"DAGSTER_HOME": str(home), "TECHHUB_SOURCE_URL": url, "TECHHUB_CATALOG": str(catalog_path),
-                    "TECHHUB_LAKE_ROOT": str(lake), "TECHHUB_STATE_DIR": str(state)}
+    instance (its storage at ``storage_url``), source, catalog and lake, with Dagster's event
+    switches on as the CLI sets them."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TECHHUB_", "AWS_", "DAGSTER_"))}
+    storage = {DAGSTER_STORAGE_URL_ENV: psycopg2_url(storage_url)} if storage_url else {}
+    return clean | EVENT_SWITCHES | storage | {
+        "DAGSTER_HOME": str(home), "TECHHUB_SOURCE_URL": url, "TECHHUB_CATALOG": str(catalog_path),
+        "TECHHUB_LAKE_ROOT": str(lake), "TECHHUB_STATE_DIR": str(state)}
 
 
 @contextlib.contextmanager

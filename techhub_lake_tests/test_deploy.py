@@ -14,11 +14,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from techhub_lake.automation.instance import EVENT_SWITCHES
+
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "techhub_lake"
 COMPOSE = REPO / "docker-compose.yml"
 # read by the code but set elsewhere: the image sets the state directory; a custom catalog is optional
-NOT_FROM_COMPOSE = {"TECHHUB_STATE_DIR", "TECHHUB_CATALOG", "TECHHUB_EXECUTOR"}
+# the compose deployment names its Dagster storage field by field (deploy/compose/dagster.yaml), not by one URL
+NOT_FROM_COMPOSE = {"TECHHUB_STATE_DIR", "TECHHUB_CATALOG", "TECHHUB_EXECUTOR", "DAGSTER_POSTGRES_URL"}
 LAKE_SERVICES = ("code-location", "dagster-webserver", "dagster-daemon")
 
 
@@ -114,6 +117,8 @@ def test_the_environment_the_code_reads_is_the_one_compose_sets(resolved):
         assert read - NOT_FROM_COMPOSE - provided == set(), name
         assert provided - read == set(), f"{name} sets variables no code reads"
         assert environment["TECHHUB_LAKE_ROOT"] == "s3://datalake" and environment["AWS_ENDPOINT_URL"] == "http://minio:9000"
+        # every process that creates runs or writes their events has Dagster's partition-event switches
+        assert {key: environment.get(key) for key in EVENT_SWITCHES} == EVENT_SWITCHES, name
     source_init = resolved["services"]["techhub-source-init"]["environment"]
     assert source_init["TECHHUB_SOURCE_URL"] == resolved["services"]["code-location"]["environment"]["TECHHUB_SOURCE_URL"]
 
@@ -149,9 +154,10 @@ def test_the_deployment_instance_and_workspace_match_the_compose_file(resolved, 
     for name in ("code-location", "dagster-webserver"):
         mounts = [v if isinstance(v, str) else f"{v['source']}:{v['target']}" for v in resolved["services"][name]["volumes"]]
         assert any(m.split(":")[1] == logs and m.split(":")[0] in resolved["volumes"] for m in mounts), name
-    # the packaged default stays SQLite, with the same source pool
+    # the embedded default is PostgreSQL too (one URL from the CLI's environment), with the same source pool
     default, _ = dagster_instance_config(str(REPO))
-    assert "storage" not in default and default["concurrency"]["pools"]["default_limit"] == 2
+    assert default["storage"]["postgres"]["postgres_url"] == {"env": "DAGSTER_POSTGRES_URL"}
+    assert default["concurrency"]["pools"]["default_limit"] == 2
 
     workspace = yaml.safe_load((REPO / "deploy" / "compose" / "workspace.yaml").read_text())
     grpc = workspace["load_from"][0]["grpc_server"]
@@ -180,7 +186,14 @@ def test_the_helm_values_fill_the_chart_with_the_project_settings():
     assert "techhub_lake.definitions" in deployment["dagsterApiGrpcArgs"]
     env = {item["name"]: item["value"] for item in deployment["env"]}
     assert env["TECHHUB_EXECUTOR"] == "k8s"
-    assert set(env) <= variables_read_by_the_code() | NOT_FROM_COMPOSE
+    assert set(env) - set(EVENT_SWITCHES) <= variables_read_by_the_code() | NOT_FROM_COMPOSE
+    # Dagster's partition-event switches wherever runs are created or their events written
+    assert {key: env.get(key) for key in EVENT_SWITCHES} == EVENT_SWITCHES
+    for process in (values["dagsterWebserver"], values["dagsterDaemon"]):
+        assert {item["name"]: item["value"] for item in process["env"]}.get(
+            "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS") == "true"
+    run_env = dict(item.split("=", 1) for item in values["runLauncher"]["config"]["k8sRunLauncher"]["envVars"])
+    assert run_env == EVENT_SWITCHES
     assert not {"TECHHUB_SOURCE_URL", "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID"} & set(env)  # secrets: envSecrets
     assert deployment["envSecrets"] == values["runLauncher"]["config"]["k8sRunLauncher"]["envSecrets"]
     assert values["runLauncher"]["type"] == "K8sRunLauncher"

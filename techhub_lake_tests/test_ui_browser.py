@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import dagster as dg
 import pytest
 
 from techhub_lake.automation.refresh import refresh_lake
@@ -20,6 +19,7 @@ from techhub_lake_tests.dagster_services import (
     dagster_home,
     free_port,
     graphql,
+    open_instance,
     running,
     service_environment,
     wait_for_webserver,
@@ -36,13 +36,14 @@ def webserver(new_database, tmp_path):
     url = new_database()
     init_source(url, scale=0.002, seed=23)
     catalog = catalog_starting(tmp_path, "2026-11-15")
-    home = dagster_home(tmp_path / "home")
+    storage = new_database()
+    home = dagster_home(tmp_path / "home", storage)
     lake = tmp_path / "lake"
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    with open_instance(home, storage) as instance:
         defs = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=str(lake))})
         refresh_lake(None, lambda _: None, defs=defs, catalog=catalog, instance=instance)
     port = free_port()
-    env = service_environment(home, url, catalog.path, lake, tmp_path / "state")
+    env = service_environment(home, url, catalog.path, lake, tmp_path / "state", storage)
     with running({"webserver": webserver_command(port)}, env, tmp_path):
         wait_for_webserver(port)
         graphql(port, "mutation { setNuxSeen }")  # the first-visit dialog would cover the graph

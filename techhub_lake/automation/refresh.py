@@ -16,6 +16,12 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from techhub_lake.automation.recovery import (
+    fail_dead_runs,
+    free_slots_of_finished_runs,
+    pool_state,
+    process_tags,
+)
 from techhub_lake.bronze.specs import bronze_key
 from techhub_lake.catalog import Catalog
 from techhub_lake.gold.funnel import contiguous_ranges, funnel_partitions_to_refresh
@@ -27,6 +33,7 @@ if TYPE_CHECKING:  # Dagster's asset graph type, for the annotation only
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+PARTITION_TAG = "dagster/partition"
 
 
 def range_tags(first: str, last: str) -> dict[str, str]:
@@ -147,10 +154,17 @@ def _takes_reconcile(assets_def: dg.AssetsDefinition) -> bool:
     return bool(fields) and "reconcile" in fields
 
 
-def _reconcile_config(assets: list[dg.AssetsDefinition]) -> dict:
-    """Run config that turns the reconciliation on for the silver current-state assets of a run."""
-    ops = {a.op.name: {"config": {"reconcile": True}} for a in assets if _takes_reconcile(a)}
-    return {"ops": ops} if ops else {}
+# The terminal shows the assets' own log lines; Dagster's per-event DEBUG lines (one per partition
+# materialized, ~2,900 per daily asset on a first load) stay in the run's log in the UI.
+TERMINAL_LOG_LEVEL = "INFO"
+
+
+def run_config(assets: list[dg.AssetsDefinition], reconcile: bool) -> dict:
+    """A refresh run's config: the terminal's log level and, with ``reconcile``, the reconciliation
+    turned on for the silver current-state assets of the run."""
+    config: dict = {"loggers": {"console": {"config": {"log_level": TERMINAL_LOG_LEVEL}}}}
+    ops = {a.op.name: {"config": {"reconcile": True}} for a in assets if _takes_reconcile(a)} if reconcile else {}
+    return config | ({"ops": ops} if ops else {})
 
 
 def refresh_lake(
@@ -173,6 +187,7 @@ def refresh_lake(
 
         defs, catalog = defs or definitions.defs, catalog or definitions.catalog
     instance = instance or dg.DagsterInstance.get()
+    fail_dead_runs(instance, echo)  # a killed earlier run must not hold the source pool forever
     layers = refresh_layers(defs, selection)
     if not layers:
         echo("nothing to materialize: the selection has no materializable assets")
@@ -201,24 +216,64 @@ def checks_of(defs: dg.Definitions, keys: list[dg.AssetKey]) -> list[dg.AssetsDe
             if not checks.keys and any(key.asset_key in wanted for key in checks.check_keys)]
 
 
-def _execute(run: RefreshRun, defs: dg.Definitions, instance: dg.DagsterInstance, reconcile: bool, checks: bool,
-             echo: Callable[[str], None], number: int) -> None:
-    """One run of a refresh, in process, recorded on the instance like any other run."""
-    echo(f"refresh run {number}: {run.describe()}")
-    tags = range_tags(*run.partition_range) if run.partition_range else {}
-    started = time.monotonic()
-    assets = [defs.resolve_assets_def(key) for key in run.keys]
-    result = dg.materialize(
-        [*assets, *(checks_of(defs, run.keys) if checks else [])],
-        instance=instance,
-        selection=list(run.keys),
-        tags=tags | {"techhub/trigger": "refresh"},
-        run_config=_reconcile_config(assets) if reconcile else None,
-        raise_on_error=False,
-    )
+POOL_POLL_SECONDS = 2.0
+
+
+def wait_for_pool(instance: dg.DagsterInstance, pool: str, echo: Callable[[str], None]) -> None:
+    """Wait here, saying for what, until ``pool`` has a free slot (failing runs that died holding
+    one), rather than in Dagster's executor, which waits silently and ignores Ctrl-C."""
+    said = None
+    while (state := pool_state(instance, pool)).full:
+        if not fail_dead_runs(instance, echo) and not free_slots_of_finished_runs(instance, pool, echo):
+            if state.holders != said:
+                echo(f"  waiting for pool {pool}: its {state.limit} slot(s) are held by run(s) "
+                     f"{', '.join(state.holders)} (Ctrl-C stops the refresh)")
+                said = state.holders
+            time.sleep(POOL_POLL_SECONDS)
+
+
+def _materialize(assets: list[dg.AssetsDefinition], selection, instance: dg.DagsterInstance, run: RefreshRun,
+                 config: dict, partition_key: str | None = None) -> dg.ExecuteInProcessResult:
+    """One in-process run on the instance, over the run's range unless ``partition_key`` names one
+    partition; a failure is raised as one line naming the failed steps."""
+    if partition_key is not None:  # a tag, not materialize's argument: the checks' definitions are unpartitioned
+        tags = {PARTITION_TAG: partition_key}
+    else:
+        tags = range_tags(*run.partition_range) if run.partition_range else {}
+    result = dg.materialize(assets, instance=instance, selection=selection, run_config=config, raise_on_error=False,
+                            tags=tags | {"techhub/trigger": "refresh"} | process_tags())
     if not result.success:
         failures = [f"{event.step_key}: {_first_lines(event.step_failure_data.error.message)}"
                     for event in result.get_step_failure_events() if event.step_failure_data.error]
-        raise RuntimeError(f"refresh run {result.run_id} failed ({'; '.join(failures) or 'see its logs'}); "
+        span = (f" for partitions {run.partition_range[0]} .. {run.partition_range[1]} (they stay missing, not "
+                "failed, and the next refresh loads them again)") if tags.get(RANGE_START_TAG) else ""
+        raise RuntimeError(f"refresh run {result.run_id} failed{span} ({'; '.join(failures) or 'see its logs'}); "
                            "see it in the Dagster UI")
+    return result
+
+
+def _execute(run: RefreshRun, defs: dg.Definitions, instance: dg.DagsterInstance, reconcile: bool, checks: bool,
+             echo: Callable[[str], None], number: int) -> None:
+    """One run of a refresh, in process, recorded on the instance like any other run.
+
+    The checks of a run over several partitions run in a second run, on the range's last partition:
+    Dagster records a planned check evaluation per partition of a run, ~2,900 rows per check on a
+    first load, for checks that measure the table as it is now (the source contracts) or its latest
+    partition (the deadlines). In the range's own run they could only block steps of that run, and
+    the refresh stops at a failed blocking check either way."""
+    echo(f"refresh run {number}: {run.describe()}")
+    started = time.monotonic()
+    assets = [defs.resolve_assets_def(key) for key in run.keys]
+    for pool in sorted({a.op.pool for a in assets if a.op.pool}):
+        wait_for_pool(instance, pool, echo)
+    its_checks = checks_of(defs, run.keys) if checks else []
+    config = run_config(assets, reconcile)
+    if run.partition_range and run.partition_range[0] != run.partition_range[1] and its_checks:
+        result = _materialize(assets, list(run.keys), instance, run, config)
+        last = run.partition_range[1]
+        checked = _materialize([*assets, *its_checks], dg.AssetSelection.checks_for_assets(*run.keys), instance, run,
+                               {"loggers": config["loggers"]}, partition_key=last)
+        echo(f"  checks on partition {last}: run {checked.run_id}")
+    else:
+        result = _materialize([*assets, *its_checks], list(run.keys), instance, run, config)
     echo(f"  done in {time.monotonic() - started:.1f} s (run {result.run_id})")

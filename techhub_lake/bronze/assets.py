@@ -44,40 +44,37 @@ def day_windows(partitions_def: dg.TimeWindowPartitionsDefinition, window: dg.Ti
     return days
 
 
+PII_MASK = "***"
+
+
 def markdown_preview(extraction: Extraction) -> str:
-    """The first rows as a markdown table, long values cut short."""
+    """The first rows as a markdown table, long values cut short and the catalog's PII columns masked
+    (the event log is no place for e-mails or password hashes)."""
     if extraction.preview is None:
         return "_no rows_"
     names = extraction.preview.column_names
-    return markdown_table(names, ([row[n] for n in names] for row in extraction.preview.to_pylist()), PREVIEW_CHARS)
+    pii = set(extraction.table.pii)
+    rows = ([PII_MASK if n in pii and row[n] is not None else row[n] for n in names]
+            for row in extraction.preview.to_pylist())
+    return markdown_table(names, rows, PREVIEW_CHARS)
 
 
-def bronze_metadata(extraction: Extraction, version: SchemaVersion, lake: LakeFiles,
-                    days: list[DayWindow] | None) -> dict[str, dg.MetadataValue]:
-    """What a materialization reports in the UI: rows, bytes, files, watermarks, schema, paths, preview."""
-    table = extraction.table
+def run_summary(extraction: Extraction, version: SchemaVersion, lake: LakeFiles,
+                days: list[DayWindow] | None) -> dict[str, dg.MetadataValue]:
+    """What the run did, for the UI: rows, bytes, files, watermarks, schema, paths, preview."""
     metadata: dict[str, dg.MetadataValue] = {
-        "rows": dg.MetadataValue.int(extraction.rows),
-        "bytes": dg.MetadataValue.int(extraction.bytes),
+        "run_rows": dg.MetadataValue.int(extraction.rows),
+        "run_bytes": dg.MetadataValue.int(extraction.bytes),
         "files_written": dg.MetadataValue.int(len(extraction.files)),
         "files_removed": dg.MetadataValue.int(len(extraction.removed)),
-        "duration_s": dg.MetadataValue.float(round(extraction.seconds, 3)),
-        "path": dg.MetadataValue.path(lake.uri(bronze_table_dir(table))),
         "dagster/column_schema": column_schema((c.name, c.describe()) for c in extraction.columns),
-        "schema_version": dg.MetadataValue.int(version.version),
         "schema_changed": dg.MetadataValue.bool(version.is_new),
         "preview": dg.MetadataValue.md(markdown_preview(extraction)),
         "query": dg.MetadataValue.text(extraction.query),
         "metadata_tables": dg.MetadataValue.text(f"{lake.uri(SCHEMA_VERSIONS)}, {lake.uri(EXTRACTION_LOGS)}"),
     }
     if days is not None:
-        metadata["partitions"] = dg.MetadataValue.text(
-            days[0].day.isoformat() if len(days) == 1 else f"{days[0].day.isoformat()} .. {days[-1].day.isoformat()}")
         metadata["days_with_rows"] = dg.MetadataValue.int(len(extraction.files))
-        if len(days) == 1:
-            metadata["dagster/row_count"] = dg.MetadataValue.int(extraction.rows)
-    else:
-        metadata["dagster/row_count"] = dg.MetadataValue.int(extraction.rows)
     if extraction.watermark_min is not None:
         metadata["watermark_min"] = dg.MetadataValue.timestamp(extraction.watermark_min)
         metadata["watermark_max"] = dg.MetadataValue.timestamp(extraction.watermark_max)
@@ -87,6 +84,35 @@ def bronze_metadata(extraction: Extraction, version: SchemaVersion, lake: LakeFi
         listing += f"\n- … and {len(extraction.files) - len(shown):,} more"
     metadata["files"] = dg.MetadataValue.md(listing or "_none_")
     return metadata
+
+
+def bronze_metadata(extraction: Extraction, version: SchemaVersion, lake: LakeFiles,
+                    days: list[DayWindow] | None) -> tuple[dict[str, dg.MetadataValue], dict[str, dict]]:
+    """What a materialization reports: metadata shared by every partition of the run, and per
+    partition key what is that day's own (its rows and file; the run's summary on its last day).
+
+    A first load records ~2,900 partitions per table in one run; Dagster copies the shared metadata
+    into each partition's event, so it stays a few small values, and the summary (schema, preview,
+    query, file list) goes on the last partition only: that event is what the asset page shows as
+    the latest materialization. Metadata per partition costs Dagster a scan of the run's range each,
+    so only days with rows get it (a day without rows has no file, and no row count)."""
+    shared: dict[str, dg.MetadataValue] = {
+        "path": dg.MetadataValue.path(lake.uri(bronze_table_dir(extraction.table))),
+        "schema_version": dg.MetadataValue.int(version.version),
+        "duration_s": dg.MetadataValue.float(round(extraction.seconds, 3)),
+    }
+    summary = run_summary(extraction, version, lake, days)
+    if days is None:
+        return shared | summary | {"dagster/row_count": dg.MetadataValue.int(extraction.rows)}, {}
+    shared["partitions"] = dg.MetadataValue.text(
+        days[0].day.isoformat() if len(days) == 1 else f"{days[0].day.isoformat()} .. {days[-1].day.isoformat()}")
+    per_day: dict[str, dict] = {
+        f.day.isoformat(): {"dagster/row_count": dg.MetadataValue.int(f.rows), "rows": dg.MetadataValue.int(f.rows),
+                            "bytes": dg.MetadataValue.int(f.bytes), "file": dg.MetadataValue.path(lake.uri(f.path))}
+        for f in extraction.files}
+    last = days[-1].day.isoformat()
+    per_day[last] = per_day.get(last, {"dagster/row_count": dg.MetadataValue.int(0), "rows": dg.MetadataValue.int(0)}) | summary
+    return shared, per_day
 
 
 def extract_and_record(url: str, lake: LakeFiles, table: CatalogTable, catalog: Catalog, *,
@@ -147,7 +173,10 @@ def materialize_bronze(context: dg.AssetExecutionContext, table: CatalogTable, c
             on_batch=lambda batches, rows: batches % 50 == 0 and context.log.info(f"{rows:,} rows read"))
     except CatalogError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
-    return dg.MaterializeResult(metadata=bronze_metadata(extraction, version, lake, days))
+    shared, per_day = bronze_metadata(extraction, version, lake, days)
+    for partition_key, metadata in per_day.items():
+        context.add_asset_metadata(metadata, partition_key=partition_key)
+    return dg.MaterializeResult(metadata=shared)
 
 
 def build_bronze_asset(table: CatalogTable, catalog: Catalog) -> dg.AssetsDefinition:

@@ -37,7 +37,7 @@ from techhub_lake.bronze.arrow_types import (
     normalize_batch,
 )
 from techhub_lake.catalog import CatalogError, CatalogTable, Strategy
-from techhub_lake.lake.layout import bronze_file
+from techhub_lake.lake.layout import bronze_file, bronze_table_dir
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.source.connection import SourceUnavailable, libpq_url, redact
 
@@ -413,9 +413,12 @@ def extract_days(
                 current.abandon(exc)
             encoders.close()
             raise
+    # days without rows lose the file they had: one listing of the table, not a request per day
+    published = set(lake.file_stats(bronze_table_dir(table)))
     for index, window in enumerate(days):
-        if index not in written_days and lake.delete(bronze_file(table, window.day)):
-            extraction.removed.append(bronze_file(table, window.day))
+        stale = bronze_file(table, window.day)
+        if index not in written_days and stale in published and lake.delete(stale):
+            extraction.removed.append(stale)
     extraction.finished_at = dt.datetime.now(dt.UTC)
     return extraction
 

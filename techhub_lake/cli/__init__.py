@@ -11,17 +11,19 @@ from techhub_lake.catalog import CatalogError
 from techhub_lake.cli.lake_commands import (
     catalog_group,
     demo_command,
+    instance_group,
     refresh_command,
     ui_command,
 )
 from techhub_lake.cli.quality_commands import quality_group
 from techhub_lake.cli.signals import install_stop_signals
 from techhub_lake.cli.source_commands import source_group
+from techhub_lake.resources.lake import LakeUnavailable
 from techhub_lake.source.connection import SourceUnavailable
 from techhub_lake.source.generator import SourceNotSynthetic
 
 # Errors a user can fix; shown as one line, without a traceback.
-USER_ERRORS = (CatalogError, SourceUnavailable, SourceNotSynthetic, ValueError)
+USER_ERRORS = (CatalogError, SourceUnavailable, SourceNotSynthetic, LakeUnavailable, ValueError)
 
 
 class _Group(click.Group):
@@ -41,6 +43,7 @@ def cli() -> None:
 
 cli.add_command(source_group)
 cli.add_command(catalog_group)
+cli.add_command(instance_group)
 cli.add_command(quality_group)
 cli.add_command(refresh_command)
 cli.add_command(ui_command)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -12,30 +11,14 @@ from pathlib import Path
 
 import click
 
+from techhub_lake.automation.instance import prepare_dagster_home
 from techhub_lake.catalog import load_catalog
 from techhub_lake.catalog.live_check import verify_catalog_against_source
 from techhub_lake.cli.signals import install_stop_signals
-from techhub_lake.settings import CATALOG_ENV, SOURCE_URL_ENV, STATE_DIR_ENV, state_dir
+from techhub_lake.settings import CATALOG_ENV, SOURCE_URL_ENV
 from techhub_lake.source.connection import read_only_snapshot, redact
 from techhub_lake.source.embedded import EmbeddedPostgres
 from techhub_lake.source.generator import generated_with, init_source
-
-PROJECT_DAGSTER_YAML = "dagster.yaml"
-
-
-def prepare_dagster_home() -> Path:
-    """Point ``$DAGSTER_HOME`` at ``<state dir>/dagster`` (unless set) with the project's dagster.yaml."""
-    home = Path(os.environ.get("DAGSTER_HOME") or state_dir() / "dagster").resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    os.environ["DAGSTER_HOME"] = str(home)
-    os.environ.setdefault(STATE_DIR_ENV, str(state_dir()))
-    for candidate in (Path.cwd() / PROJECT_DAGSTER_YAML, Path(__file__).resolve().parents[2] / PROJECT_DAGSTER_YAML):
-        if candidate.is_file():
-            target = home / PROJECT_DAGSTER_YAML
-            if not target.exists() or target.read_bytes() != candidate.read_bytes():
-                shutil.copyfile(candidate, target)
-            break
-    return home
 
 
 @click.group("catalog")
@@ -59,6 +42,24 @@ def catalog_check_command(catalog_path: str | None) -> None:
     click.echo(f"every table and column the catalog names exists in {redact(url)}")
 
 
+@click.group("instance")
+def instance_group() -> None:
+    """The Dagster instance the lake runs on (PostgreSQL storage, batched partition events)."""
+
+
+@instance_group.command("env")
+def instance_env_command() -> None:
+    """Print ``export`` lines for a shell that runs ``dagster`` itself: ``eval "$(techhub-lake instance env)"``.
+
+    Starts the embedded PostgreSQL for Dagster's storage unless ``$DAGSTER_POSTGRES_URL`` is set."""
+    import shlex
+
+    from techhub_lake.automation.instance import instance_environment
+
+    for name, value in instance_environment().items():
+        click.echo(f"export {name}={shlex.quote(value)}")
+
+
 @click.command("refresh")
 @click.option("--select", "selection", default=None, help="Dagster asset selection (default: every asset).")
 @click.option("--reconcile", is_flag=True, help="Also repair silver rows changed without moving updated_at.")
@@ -66,8 +67,10 @@ def catalog_check_command(catalog_path: str | None) -> None:
               help="Leave the quality checks out of the runs (nothing is blocked; the checks show as not run).")
 def refresh_command(selection: str | None, reconcile: bool, skip_checks: bool) -> None:
     """Bring the lake up to date with the source through the Dagster instance (runs show in the UI)."""
-    from techhub_lake.automation.refresh import refresh_lake
+    from techhub_lake import definitions
+    from techhub_lake.automation.refresh import lake_files, refresh_lake
 
+    lake_files(definitions.defs)  # a wrong lake root fails here, in one line, before anything starts
     prepare_dagster_home()
     refresh_lake(selection, echo=click.echo, reconcile=reconcile, checks=not skip_checks)
 

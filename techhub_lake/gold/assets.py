@@ -86,7 +86,7 @@ def build_mart_asset(spec: MartSpec, catalog: Catalog) -> dg.AssetsDefinition:
     def _mart(context: dg.AssetExecutionContext, lake: LakeStorage, bin_mask: BinMask) -> dg.MaterializeResult:
         files = lake.files()
         silver = read_inputs(files, catalog, spec.inputs)
-        rows = spec.build(silver)
+        rows = spec.build(silver, bin_mask.from_year) if spec.needs_mask_year else spec.build(silver)
         if spec.masked:
             column, year = spec.masked
             rows = rows.with_columns(bin_mask.apply(pl.col(column), pl.col(year)).alias(column))

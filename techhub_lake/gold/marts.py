@@ -45,6 +45,7 @@ class MartSpec:
     monthly: bool = False  # partitioned by calendar month of `month` (the funnel)
     domain: str = "techhub"  # gold/<domain>/<name>
     masked: tuple[str, str] | None = None  # (BIN column, report-year column) masked by the BinMask resource
+    needs_mask_year: bool = False  # build takes the BinMask resource's first masked year as a second argument
     metrics: bool = False  # rows are (metric, value): each value also goes into the metadata
 
 

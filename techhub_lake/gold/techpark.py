@@ -112,14 +112,15 @@ TECHPARK_MARTS = [
 ]
 
 
-def dq_metrics(silver: Silver) -> pl.LazyFrame:
-    """Seed 001's quality figures, recomputed: fill rates, masking, certificates, malformed input."""
+def dq_metrics(silver: Silver, mask_from_year: int) -> pl.LazyFrame:
+    """The techpark quality figures: fill rates, masking (against the BIN mask's first year, as
+    configured), certificates, malformed input."""
     reports = certified_reports(silver).select("report_id", "report_year", "bin", "certificate_number",
                                                 "certificate_source", "dq_signed_xml_malformed",
                                                 "dq_export_by_country_malformed")
     published = silver["techpark/general_indicators"].select("report_id", pl.col("bin").alias("_published_bin"))
     joined = reports.join(published, on="report_id", how="left")
-    recent = (pl.col("report_year") >= 2021) | pl.col("report_year").is_null()
+    recent = (pl.col("report_year") >= mask_from_year) | pl.col("report_year").is_null()
     with_bin = pl.col("bin").is_not_null()
     masked = pl.col("_published_bin") != pl.col("bin")
     every = pl.col("report_id").is_not_null()
@@ -131,8 +132,8 @@ def dq_metrics(silver: Silver) -> pl.LazyFrame:
         pl.len().cast(pl.Float64).alias("reports"),
         rate(with_bin, every).alias("bin_fill_rate"),
         rate(pl.col("certificate_number").is_not_null(), every).alias("certificate_fill_rate"),
-        rate(recent & with_bin & masked.fill_null(False), recent & with_bin).alias("masking_rate_2021_plus"),
-        rate(~recent & with_bin & masked.fill_null(False), ~recent & with_bin).alias("masking_rate_before_2021"),
+        rate(recent & with_bin & masked.fill_null(False), recent & with_bin).alias("masking_rate_masked_years"),
+        rate(~recent & with_bin & masked.fill_null(False), ~recent & with_bin).alias("masking_rate_unmasked_years"),
         pl.col("certificate_number").is_null().sum().cast(pl.Float64).alias("reports_without_certificate"),
         *[(pl.col("certificate_source") == level).sum().cast(pl.Float64).alias(f"certificate_from_{level}")
           for level in ("report", "participant", "request")],
@@ -147,8 +148,9 @@ METRICS = {
     "reports": "Live reports",
     "bin_fill_rate": "Share of reports with a BIN (the report's or the signed XML's)",
     "certificate_fill_rate": "Share of reports with a certificate after the three-level fallback",
-    "masking_rate_2021_plus": "Share of 2021+ reports with a BIN whose BIN is masked in gold (must be 1)",
-    "masking_rate_before_2021": "Share of earlier reports with a BIN whose BIN is masked in gold (must be 0)",
+    "masking_rate_masked_years": "Share of reports of the masked years (from the BIN mask's first year, "
+                                 "$TECHHUB_BIN_MASK_FROM_YEAR) with a BIN whose BIN is masked in gold (must be 1)",
+    "masking_rate_unmasked_years": "Share of earlier reports with a BIN whose BIN is masked in gold (must be 0)",
     "reports_without_certificate": "Reports with no certificate at any level",
     "certificate_from_report": "Certificates taken from the report itself",
     "certificate_from_participant": "Certificates taken from techpark_participants",
@@ -158,7 +160,7 @@ METRICS = {
 }
 
 DQ_METRICS = MartSpec(
-    name="dq_metrics", description="Seed 001's data-quality figures of the techpark marts, recomputed at each run.",
-    inputs=(*INPUTS, "techpark/general_indicators"), key=("metric",), build=dq_metrics,
+    name="dq_metrics", description="Data-quality figures of the techpark marts, recomputed at each run.",
+    inputs=(*INPUTS, "techpark/general_indicators"), key=("metric",), build=dq_metrics, needs_mask_year=True,
     columns={"metric": "Figure", "value": "Its value now", "description": "What it measures"},
     domain=DOMAIN, metrics=True)

@@ -1,10 +1,13 @@
-"""Where things live in the lake (seed 000's layout): ``bronze/techhub/<module>/<table>/year=YYYY/month=MM/``."""
+"""Where things live in the lake: ``bronze/techhub/<module>/<table>/year=YYYY/month=MM/``."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from techhub_lake.catalog import CatalogTable
+
+# The lake's top-level directories: the three layers and the operations records.
+LAKE_ROOTS = ("bronze", "silver", "gold", "_ops")
 
 BRONZE_ROOT = "bronze/techhub"
 METADATA_ROOT = f"{BRONZE_ROOT}/_metadata"

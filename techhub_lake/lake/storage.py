@@ -9,6 +9,7 @@ in ".parquet", so neither Hive-style readers nor ``*.parquet`` globs ever pick i
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import posixpath
 import uuid
 from collections.abc import Iterator
@@ -29,17 +30,26 @@ class S3Access:
     secret_access_key: str | None = None
 
 
+@dataclass(frozen=True)
+class FileStat:
+    """A published file's size and modification time."""
+
+    size: int
+    mtime: dt.datetime
+
+
 class LakeFiles:
     """The lake root as a pyarrow filesystem plus a base path inside it."""
 
     def __init__(self, root: str, s3: S3Access | None = None) -> None:
-        self.root = root.rstrip("/")
         self._made_dirs: set[str] = set()
         self._s3 = s3 or S3Access()
-        if self.root.startswith("s3://"):
-            parsed = urlparse(self.root)
+        scheme = urlparse(root.strip()).scheme.lower()
+        if scheme in ("s3", "s3a"):  # judged before the slashes are trimmed: "s3://" is no local folder
+            parsed = urlparse(root.strip())
             if not parsed.netloc:
-                raise ValueError(f"lake root {root!r} has no bucket (expected s3://bucket[/prefix])")
+                raise ValueError(f"lake root {root!r} has no bucket: set TECHHUB_LAKE_ROOT to s3://bucket[/prefix]")
+            self.root = f"s3://{parsed.netloc}{parsed.path}".rstrip("/")
             self.base = f"{parsed.netloc}{parsed.path}".rstrip("/")
             endpoint = self._s3.endpoint_url
             scheme = urlparse(endpoint).scheme if endpoint else "https"
@@ -51,9 +61,11 @@ class LakeFiles:
                 secret_key=self._s3.secret_access_key,
                 allow_bucket_creation=False,
             )
-        elif "://" in self.root and not self.root.startswith("file://"):
-            raise ValueError(f"lake root {root!r}: only a local directory or s3://bucket[/prefix] is supported")
+        elif "://" in root and not root.startswith("file://"):
+            raise ValueError(f"lake root {root!r}: only a local directory or s3://bucket[/prefix] is supported "
+                             "(set TECHHUB_LAKE_ROOT)")
         else:
+            self.root = root.rstrip("/") or "/"
             local = Path(self.root.removeprefix("file://")).expanduser().resolve()
             self.base = local.as_posix()
             self.fs = pafs.LocalFileSystem()
@@ -84,6 +96,19 @@ class LakeFiles:
         if self._s3.secret_access_key:
             options["AWS_SECRET_ACCESS_KEY"] = self._s3.secret_access_key
         return options
+
+    def object_store_options(self) -> dict[str, str]:
+        """The location's settings for readers built on Rust's object_store (polars); the same
+        keys as delta-rs takes, without delta-rs's own (``conditional_put``)."""
+        return {k: v for k, v in self.storage_options().items() if k != "conditional_put"}
+
+    def file_stats(self, relative_dir: str) -> dict[str, FileStat]:
+        """Published files under a directory (recursively), relative to the lake root, with their
+        sizes and modification times: one listing (one LIST on S3), not a request per file."""
+        selector = pafs.FileSelector(self.path(relative_dir), recursive=True, allow_not_found=True)
+        prefix = self.base + "/"
+        return {info.path.removeprefix(prefix): FileStat(info.size, info.mtime) for info in self.fs.get_file_info(selector)
+                if info.type == pafs.FileType.File and not posixpath.basename(info.path).startswith(".")}
 
     def exists(self, relative: str) -> bool:
         return self.fs.get_file_info(self.path(relative)).type == pafs.FileType.File

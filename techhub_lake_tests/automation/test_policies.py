@@ -44,7 +44,7 @@ def test_every_asset_has_a_freshness_policy_from_the_catalog():
 def test_schedules_and_sensors_start_running():
     sensors = {s.name: s for s in defs.sensors}
     assert set(sensors) == {"source_change_sensor", "funnel_months_sensor", "run_failure_sensor", AUTOMATION_SENSOR,
-                            "partition_deadlines_sensor"}
+                            "dead_runs_sensor"}
     # each daily bronze asset also has a per-partition deadline check
     deadlines = {key.asset_key for checks in defs.asset_checks for key in checks.check_keys
                  if not checks.node_def.name.startswith("quality_")}
@@ -52,7 +52,7 @@ def test_schedules_and_sensors_start_running():
                          if t.partitioning.value == "daily"}
     assert all(s.default_status == dg.DefaultSensorStatus.RUNNING for s in sensors.values())
     schedules = {s.name: s for s in defs.schedules}
-    assert set(schedules) == {"daily_full_loads", "nightly_reconciliation", "quality_report"}
+    assert set(schedules) == {"daily_full_loads", "nightly_reconciliation", "quality_report", "lake_upkeep"}
     assert all(s.default_status == dg.DefaultScheduleStatus.RUNNING for s in schedules.values())
     assert all(s.execution_timezone == "Asia/Almaty" for s in schedules.values())
     # the reconciliation job turns reconcile on for every incremental silver table
@@ -124,3 +124,26 @@ def test_silver_follows_new_bronze_once_per_update(new_database, tmp_path, dagst
     bronze_run()  # the upstream run's own data lands when it ends
     requested, cursor = evaluate(cursor)
     assert requested == 1
+
+
+def test_a_partition_deadline_warns_until_yesterday_is_in_the_lake(dagster_instance):
+    from zoneinfo import ZoneInfo
+
+    from techhub_lake.automation.policies import PARTITION_DEADLINE_CHECK
+
+    check_key = dg.AssetCheckKey(USER_BRONZE, PARTITION_DEADLINE_CHECK)
+    (deadline,) = [c for c in defs.asset_checks if check_key in c.check_keys]
+    assert deadline.get_spec_for_check_key(check_key).automation_condition is not None  # the sensor runs it at 01:00
+
+    def evaluate() -> dg.AssetCheckEvaluation:
+        result = dg.materialize([defs.resolve_assets_def(USER_BRONZE), deadline], instance=dagster_instance,
+                                selection=dg.AssetSelection.checks(check_key))
+        (evaluation,) = result.get_asset_check_evaluations()
+        return evaluation
+
+    late = evaluate()
+    assert (late.passed, late.severity) == (False, dg.AssetCheckSeverity.WARN)
+    yesterday = (dt.datetime.now(ZoneInfo(CATALOG.defaults.timezone)).date() - dt.timedelta(days=1)).isoformat()
+    assert late.metadata["partition"].value == yesterday
+    dagster_instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=USER_BRONZE, partition=yesterday))
+    assert evaluate().passed

@@ -61,6 +61,32 @@ def reset_peak_rss() -> bool:
         return False
 
 
+@contextmanager
+def bench_instance(server: EmbeddedPostgres) -> Iterator:
+    """A Dagster instance as the lake runs one: storage in a fresh database of the benchmark's
+    PostgreSQL (dropped afterwards), partition events in batches."""
+    import uuid
+
+    import dagster as dg
+    import psycopg2
+
+    from techhub_lake.automation.instance import EVENT_SWITCHES, postgres_storage_config
+
+    os.environ.update(EVENT_SWITCHES)
+    name = f"dagster_bench_{uuid.uuid4().hex[:8]}"
+    storage = server.ensure_database(name)
+    try:
+        with tempfile.TemporaryDirectory() as home, \
+                dg.instance_for_test(temp_dir=home, overrides=postgres_storage_config(storage)) as instance:
+            yield instance
+    finally:
+        conn = psycopg2.connect(server.url("postgres"))
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.close()
+
+
 @dataclass(frozen=True)
 class BenchLake:
     """A benchmark's lake, loaded through silver, and the Dagster objects to build the rest with."""
@@ -77,8 +103,6 @@ def silver_lake(args: argparse.Namespace, prefix: str) -> Iterator[BenchLake]:
     """The embedded source at the asked scale, a temporary lake with every table's bronze (whole
     history) and silver current state loaded by the functions the assets call (timed and printed),
     and a temporary Dagster instance; everything is removed and the server stopped on exit."""
-    import dagster as dg
-
     from techhub_lake.catalog import load_catalog
     from techhub_lake.definitions import build_definitions
     from techhub_lake.lake.storage import LakeFiles
@@ -88,14 +112,14 @@ def silver_lake(args: argparse.Namespace, prefix: str) -> Iterator[BenchLake]:
     server, url = bench_source(args)
     catalog = load_catalog()
     try:
-        with tempfile.TemporaryDirectory(prefix=prefix) as root, tempfile.TemporaryDirectory() as home:
+        with tempfile.TemporaryDirectory(prefix=prefix) as root:
             lake = LakeFiles(root)
             started = time.perf_counter()
             load_bronze(url, lake, catalog, dt.date(2019, 1, 1), run_id="bench")
             load_silver(url, lake, catalog)
             print(f"bronze + silver load: {time.perf_counter() - started:.1f} s", flush=True)
             defs = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=root)})
-            with dg.instance_for_test(temp_dir=home) as instance:
+            with bench_instance(server) as instance:
                 yield BenchLake(url, root, catalog, defs, instance)
     finally:
         server.stop()

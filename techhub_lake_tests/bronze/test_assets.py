@@ -53,16 +53,25 @@ def test_a_partition_range_is_one_run_with_metadata_logs_and_a_schema_version(ge
     assert result.success
     events = result.asset_materializations_for_node("bronze_account_user")
     assert sorted(e.partition for e in events) == [f"2026-10-{d}" for d in range(20, 32)]  # 12 partitions, one run
-    meta = events[0].metadata
+    by_day = {e.partition: e.metadata for e in events}
+    meta = by_day["2026-10-31"]  # the run's last partition: what the asset page shows as latest
     expected_rows = len({r for f in (lake / bronze_table_dir(CATALOG.table("account_user"))).rglob("*.parquet")
                          for r in pq.read_table(f).column("id").to_pylist()})
-    assert meta["rows"].value == expected_rows > 0
-    assert meta["bytes"].value > 0 and meta["files_written"].value >= 1
+    assert meta["run_rows"].value == expected_rows > 0
+    assert meta["run_bytes"].value > 0 and meta["files_written"].value >= 1
+    # each day reports its own rows (the days without rows report none), adding up to the run's
+    day_rows = {day: m["dagster/row_count"].value for day, m in by_day.items() if "dagster/row_count" in m}
+    assert sum(day_rows.values()) == expected_rows and len(day_rows) >= meta["days_with_rows"].value
+    assert all("preview" not in m for day, m in by_day.items() if day != "2026-10-31")  # the summary once
     assert {c.name for c in meta["dagster/column_schema"].value.columns} >= {"id", "email", "data", "updated_at"}
     assert "jsonb -> string" in {c.type for c in meta["dagster/column_schema"].value.columns}
-    assert meta["path"].value.endswith("bronze/techhub/account/user")
+    assert all(m["path"].value.endswith("bronze/techhub/account/user") for m in by_day.values())
     assert meta["partitions"].value == "2026-10-20 .. 2026-10-31"
     assert "| id |" in meta["preview"].value
+    # the catalog's PII columns are masked in the preview: no e-mail or password hash in the event log
+    secrets = {v for f in (lake / bronze_table_dir(CATALOG.table("account_user"))).rglob("*.parquet")
+               for column in ("email", "password") for v in pq.read_table(f).column(column).to_pylist() if v}
+    assert secrets and not any(v in meta["preview"].value for v in secrets) and "***" in meta["preview"].value
     assert meta["watermark_min"].value >= dt.datetime(2026, 10, 19, 19, tzinfo=dt.UTC).timestamp()
 
     from techhub_lake.lake.storage import LakeFiles

@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from techhub_lake.automation.instance import postgres_storage_config
 from techhub_lake.automation.refresh import refresh_lake
 from techhub_lake.definitions import build_definitions
 from techhub_lake.gold.marts import mart_specs
@@ -65,7 +66,8 @@ def test_bronze_to_gold_on_s3_and_the_readme_query_example(new_database, s3_serv
     refresh_lake(None, lambda _: None, catalog=catalog, instance=dagster_instance, checks=False,
                  defs=build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": remote}))
     (tmp_path / "local_home").mkdir()
-    with dg.instance_for_test(temp_dir=str(tmp_path / "local_home")) as instance:  # its own instance, as a second deployment
+    with dg.instance_for_test(temp_dir=str(tmp_path / "local_home"),
+                              overrides=postgres_storage_config(new_database())) as instance:  # its own instance, as a second deployment
         refresh_lake(None, lambda _: None, catalog=catalog, instance=instance, checks=False,
                      defs=build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": local}))
 

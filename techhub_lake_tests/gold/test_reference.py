@@ -18,6 +18,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from techhub_lake.automation.instance import postgres_storage_config
 from techhub_lake.automation.refresh import refresh_lake
 from techhub_lake.automation.sensors import build_funnel_sensor
 from techhub_lake.bronze.extract import arrow_snapshot
@@ -111,7 +112,8 @@ def gold_lake(new_database, tmp_path_factory):
     lake = LakeFiles(str(root))
     load_bronze(url, lake, CATALOG, dt.date(2019, 1, 1), run_id="first")
     load_silver(url, lake, CATALOG)
-    with dg.instance_for_test(temp_dir=str(tmp_path_factory.mktemp("dagster_home"))) as instance:
+    with dg.instance_for_test(temp_dir=str(tmp_path_factory.mktemp("dagster_home")),
+                              overrides=postgres_storage_config(new_database())) as instance:
         runs = refresh_gold(url, root, instance)
         yield url, root, lake, instance, runs
 
@@ -150,20 +152,43 @@ def test_techpark_bins_are_masked_from_2021_and_certificates_fall_back_level_by_
     quality = dict(mart_content(lake, DQ_METRICS).select("metric", "value").iter_rows())
     malformed = query(url, MALFORMED_SQL)[0]
     assert (quality["malformed_signed_xml"], quality["malformed_export_arrays"]) == malformed
-    assert quality["masking_rate_2021_plus"] == 1.0 and quality["masking_rate_before_2021"] == 0.0
+    assert quality["masking_rate_masked_years"] == 1.0 and quality["masking_rate_unmasked_years"] == 0.0
     assert quality["reports"] == published.height
     assert quality["reports_without_certificate"] == counts.get(None, 0)
     print("dq_metrics:", quality)
 
 
-def test_an_independent_load_of_the_same_source_is_byte_identical(gold_lake, tmp_path):
+def test_the_quality_figures_follow_the_configured_mask_year(gold_lake):
+    """dq_metrics measures masking against the BIN mask's configured first year, not a fixed 2021."""
+    from techhub_lake.gold.store import read_inputs
+    from techhub_lake.gold.techpark import dq_metrics
+    from techhub_lake.resources import BinMask
+
+    _, _, lake, _, _ = gold_lake
+    indicators = SPECS["general_indicators"]
+    silver = read_inputs(lake, CATALOG, tuple(n for n in DQ_METRICS.inputs if n != "techpark/general_indicators"))
+    column, year = indicators.masked
+
+    def figures(published_from: int, measured_from: int) -> dict[str, float]:
+        published = indicators.build(read_inputs(lake, CATALOG, indicators.inputs)).with_columns(
+            BinMask(from_year=published_from).apply(pl.col(column), pl.col(year)).alias(column))
+        frames = silver | {"techpark/general_indicators": published}
+        return dict(dq_metrics(frames, measured_from).collect().select("metric", "value").iter_rows())
+
+    moved = figures(2023, 2023)  # TECHHUB_BIN_MASK_FROM_YEAR=2023: a correct lake passes
+    assert (moved["masking_rate_masked_years"], moved["masking_rate_unmasked_years"]) == (1.0, 0.0)
+    wrong = figures(2021, 2023)  # masking that ignored the setting is caught
+    assert wrong["masking_rate_unmasked_years"] > 0.0
+
+
+def test_an_independent_load_of_the_same_source_is_byte_identical(gold_lake, tmp_path, new_database):
     url, _, lake, _, _ = gold_lake
     other_root = tmp_path / "lake"
     other = LakeFiles(str(other_root))
     load_bronze(url, other, CATALOG, dt.date(2019, 1, 1), run_id="again")
     load_silver(url, other, CATALOG)
     (tmp_path / "home").mkdir()
-    with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
+    with dg.instance_for_test(temp_dir=str(tmp_path / "home"), overrides=postgres_storage_config(new_database())) as instance:
         refresh_gold(url, other_root, instance, checks=False)
     for name, spec in SPECS.items():
         assert content_digest(mart_content(other, spec)) == content_digest(mart_content(lake, spec)), name

@@ -21,6 +21,7 @@ import psycopg2
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
+from techhub_lake.automation.instance import postgres_storage_config
 from techhub_lake.automation.refresh import checks_of, refresh_lake
 from techhub_lake.catalog import load_catalog
 from techhub_lake.definitions import build_definitions
@@ -61,7 +62,8 @@ def quality_lake(new_database, tmp_path_factory):
     lake = LakeFiles(str(root))
     load_bronze(url, lake, CATALOG, dt.date(2019, 1, 1), run_id="first")
     load_silver(url, lake, CATALOG)
-    with dg.instance_for_test(temp_dir=str(tmp_path_factory.mktemp("dagster_home"))) as instance:
+    with dg.instance_for_test(temp_dir=str(tmp_path_factory.mktemp("dagster_home")),
+                              overrides=postgres_storage_config(new_database())) as instance:
         refresh_lake(DERIVED, lambda _: None, defs=definitions(url, root), catalog=CATALOG, instance=instance)
         yield url, root, instance
 

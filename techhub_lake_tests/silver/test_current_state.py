@@ -70,6 +70,9 @@ def test_first_load_equals_the_source(lake_after_first_load):
         assert differing_keys(silver, source, table) == (set(), set(), set()), table.name
         assert outcomes[table.name].rows == source.height
         assert outcomes[table.name].inserted == source.height
+    # credentials never reach silver (bronze keeps the raw row)
+    users = silver_rows(lake, CATALOG.table("account_user"))
+    assert "password" not in users.columns and "email" in users.columns
 
 
 def test_a_refresh_without_new_bronze_changes_nothing(lake_after_first_load):
@@ -142,3 +145,36 @@ def test_another_round_with_a_migration_still_ends_equal_to_the_source(lake_afte
         assert differing_keys(silver_rows(lake, table), source, table) == (set(), set(), set()), table.name
     migrated_table, column, _ = report.migrated
     assert column in silver_rows(lake, CATALOG.table(migrated_table)).columns
+
+
+def test_a_late_commit_with_an_older_updated_at_wins_over_the_stale_version(new_database, tmp_path):
+    """A transaction that commits late carries an updated_at older than the version silver holds:
+    the later extraction is the truth, whatever the watermarks say."""
+    import psycopg2
+
+    url = new_database()
+    init_source(url, scale=0.005, seed=41)
+    lake = LakeFiles(str(tmp_path / "lake"))
+    table = CATALOG.table("account_user")
+    load_bronze(url, lake, CATALOG, dt.date(2019, 1, 1), run_id="first")
+    merge_current_state(url, lake, table, run_id="first")
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cur:  # the newest user goes back two days, with a new role
+        cur.execute("SELECT id, updated_at, role FROM account_user ORDER BY updated_at DESC, id LIMIT 1")
+        user_id, updated_at, role = cur.fetchone()
+        late_role = "mentor" if role != "mentor" else "user"
+        cur.execute("UPDATE account_user SET role = %s, updated_at = %s WHERE id = %s",
+                    (late_role, updated_at - dt.timedelta(days=2), user_id))
+    conn.close()
+    day = updated_at.astimezone(ALMATY).date()
+    load_bronze(url, lake, CATALOG, day - dt.timedelta(days=3), run_id="late")  # both days re-extracted
+    merge_current_state(url, lake, table, run_id="late")
+    row = silver_rows(lake, table).filter(pl.col("id") == user_id).row(0, named=True)
+    assert row["role"] == late_role and row["updated_at"] == updated_at - dt.timedelta(days=2)
+    # and a first merge of the same bronze from scratch agrees: the later file wins
+    fresh = LakeFiles(str(tmp_path / "again"))
+    for f in lake.list_files("bronze"):
+        with lake.fs.open_input_stream(lake.path(f)) as src, fresh.atomic_writer(f) as dst:
+            dst.write(src.read())
+    merge_current_state(url, fresh, table, run_id="again")
+    assert silver_rows(fresh, table).filter(pl.col("id") == user_id)["role"].to_list() == [late_role]

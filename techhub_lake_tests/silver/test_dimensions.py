@@ -83,3 +83,26 @@ def test_fact_rows_point_at_the_versions_valid_when_the_request_was_created():
     assert facts["user_sk"].to_list() == [user_versions["user"], user_versions["mentor"], user_versions["mentor"]]
     assert facts["company_sk"].to_list()[0] is None and facts["company_sk"].to_list()[1] == dim_company["company_sk"][0]
     assert facts["service_sk"].to_list()[2] is None  # no such service: no dimension key
+
+
+def test_silent_changes_open_their_version_when_observed_never_a_zero_length_one():
+    # Django's QuerySet.update() and ON DELETE SET NULL change rows without moving updated_at
+    first, _ = scd2_update(users([(1, "a@x", "A", "B", "user", True, 7, T[0], T[1])]), None, USER, T[2])
+    assert first["valid_from"].to_list() == [T[0]]
+    dim = first
+    for round_, (role, company, observed) in enumerate([("mentor", 7, T[3]), ("mentor", None, T[4]),
+                                                        ("admin", None, T[5])], start=1):
+        silent = users([(1, "a@x", "A", "B", role, True, company, T[0], T[1])])  # updated_at still T[1]
+        dim, counts = scd2_update(silent, dim, USER, observed)
+        assert (counts.opened, counts.closed_changed, counts.versions) == (1, 1, round_ + 1)
+    versions = dim.sort("valid_from")
+    assert versions["valid_from"].to_list() == [T[0], T[3], T[4], T[5]]
+    assert versions["valid_to"].to_list() == [T[3], T[4], T[5], None]
+    assert (versions["valid_to"].drop_nulls() > versions["valid_from"].head(3)).all()  # no zero-length version
+    assert versions["user_sk"].n_unique() == 4 and versions["is_current"].sum() == 1
+    # a source clock ahead of ours (updated_at in the future) still gives a later version
+    ahead = users([(2, "b@x", "C", "D", "user", True, None, T[8], T[8])])
+    dim2, _ = scd2_update(ahead, None, USER, T[2])
+    dim2, _ = scd2_update(ahead.with_columns(pl.lit("admin").alias("role")), dim2, USER, T[3])
+    later = dim2.sort("valid_from")["valid_from"].to_list()
+    assert later[1] > later[0] and dim2["user_sk"].n_unique() == 2

@@ -16,12 +16,12 @@ from techhub_lake.automation.policies import (
 )
 from techhub_lake.automation.recovery import dead_runs_sensor
 from techhub_lake.automation.schedules import build_schedules
-from techhub_lake.automation.upkeep import upkeep_schedule
 from techhub_lake.automation.sensors import (
     build_funnel_sensor,
     build_source_change_sensor,
     run_failure_sensor,
 )
+from techhub_lake.automation.upkeep import upkeep_schedule
 from techhub_lake.bronze.assets import build_bronze_assets
 from techhub_lake.catalog import Catalog, load_catalog
 from techhub_lake.gold.assets import build_gold_assets

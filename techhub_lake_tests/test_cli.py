@@ -177,3 +177,54 @@ def test_a_lake_root_without_a_bucket_is_a_one_line_error_and_writes_nothing(sta
         "Error: lake root 's3://' has no bucket: set TECHHUB_LAKE_ROOT to s3://bucket[/prefix]")
     assert "Traceback" not in out.stderr
     assert not (state / "s3:").exists() and not (state / "postgres").exists()  # no folder, no server started
+
+
+def test_a_refused_login_fails_at_once_in_one_line_naming_the_cause(state, pg_server, recent_catalog):
+    import time
+
+    import psycopg2
+
+    # a role the server refuses to log in, every time (the embedded server trusts local sockets, so
+    # a wrong password cannot be shown here; the same FATAL path carries "password authentication failed")
+    conn = psycopg2.connect(pg_server.url("postgres"))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("DROP ROLE IF EXISTS no_login_reader; CREATE ROLE no_login_reader NOLOGIN")
+    conn.close()
+    source = pg_server.url("postgres").replace("postgres:@", "no_login_reader:@", 1)
+    started = time.monotonic()
+    out = run(["refresh", "--skip-checks", "--select", "key:bronze/core/city"], state, TECHHUB_SOURCE_URL=source,
+              TECHHUB_CATALOG=recent_catalog)
+    elapsed = time.monotonic() - started
+    assert out.returncode == 1
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: the refresh failed for 1 asset(s) (bronze/core/city)") and "bronze_core_city" in last, last
+    assert "refused the lake" in last and "not permitted to log in" in last, last
+    assert "Exceeded max_retries" not in out.stderr and "Traceback" not in out.stderr
+    assert elapsed < 60  # failed at once, not retried with backoff
+
+
+def test_a_bad_selection_is_a_one_line_error(state):
+    out = run(["refresh", "--select", "key:(((nope"], state)
+    assert out.returncode == 1
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: --select 'key:(((nope' is not an asset selection") and "Traceback" not in out.stderr
+
+
+def test_catalog_check_lists_every_mismatch_in_one_pass(state, new_database):
+    import psycopg2
+
+    from techhub_lake.source.generator import init_source
+
+    url = new_database()
+    init_source(url, scale=0.002, seed=3)
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cur:
+        cur.execute("ALTER TABLE account_activation DROP COLUMN code; ALTER TABLE core_city RENAME TO core_town")
+    conn.close()
+    out = run(["catalog", "check"], state, TECHHUB_SOURCE_URL=url)
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert any("table 'account_activation'" in line and "column 'code'" in line for line in lines)
+    assert any("table 'core_city': not found in the source" in line for line in lines)
+    assert lines[-1].startswith("Error: ") and "2 mismatch(es) with the source" in lines[-1]

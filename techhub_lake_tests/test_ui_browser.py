@@ -28,14 +28,21 @@ from techhub_lake_tests.dagster_services import (
 
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+HISTORY_START = "2026-06-01"
+PARTITION_STATS = """
+query Stats($path: [String!]!) {
+  assetNodeOrError(assetKey: {path: $path}) {
+    ... on AssetNode { partitionStats { numMaterialized numPartitions numFailed } }
+  }
+}"""
 
 
 @pytest.fixture
 def webserver(new_database, tmp_path):
     """A small lake refreshed through a Dagster instance, and dagster-webserver over that instance."""
     url = new_database()
-    init_source(url, scale=0.002, seed=23)
-    catalog = catalog_starting(tmp_path, "2026-11-15")
+    init_source(url, scale=0.005, seed=23)
+    catalog = catalog_starting(tmp_path, HISTORY_START)  # half a year of daily partitions
     storage = new_database()
     home = dagster_home(tmp_path / "home", storage)
     lake = tmp_path / "lake"
@@ -47,15 +54,26 @@ def webserver(new_database, tmp_path):
     with running({"webserver": webserver_command(port)}, env, tmp_path):
         wait_for_webserver(port)
         graphql(port, "mutation { setNuxSeen }")  # the first-visit dialog would cover the graph
-        yield port
+        yield port, lake
 
 
 def test_the_asset_graph_and_an_asset_page_in_chromium(webserver):
     from playwright.sync_api import sync_playwright
 
+    from techhub_lake.gold.marts import mart_specs
+    from techhub_lake.gold.store import mart_content
+    from techhub_lake.lake.storage import LakeFiles
+
     assert Path(CHROMIUM).exists(), "Debian's chromium is needed: apt-get install chromium"
     ARTIFACTS.mkdir(exist_ok=True)
-    base = f"http://127.0.0.1:{webserver}"
+    port, lake = webserver
+    base = f"http://127.0.0.1:{port}"
+    users_spec = next(s for s in mart_specs("Asia/Almaty") if s.name == "dm_users")
+    users_rows = mart_content(LakeFiles(str(lake)), users_spec).height
+    assert users_rows > 0
+    # a bronze asset's partitions: every day of the history materialized, by the refresh's one run
+    stats = graphql(port, PARTITION_STATS, {"path": ["bronze", "account", "user"]})["assetNodeOrError"]["partitionStats"]
+    assert stats["numMaterialized"] == stats["numPartitions"] > 150 and stats["numFailed"] == 0
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
@@ -73,7 +91,17 @@ def test_the_asset_graph_and_an_asset_page_in_chromium(webserver):
         assert "/assets/gold/techhub/dm_users" in page.url
         assert "companies_count" in body
         assert "Row count" in body and "Latest materialization" in body  # this run's metadata
+        assert f"{users_rows:,}" in body or str(users_rows) in body  # the mart's real row count
         page.screenshot(path=str(ARTIFACTS / "asset-dm_users.png"), full_page=True)
+
+        # a bronze asset's partition bar, full over the whole history, and the refresh's runs
+        page.goto(f"{base}/assets/bronze/account/user?view=partitions", wait_until="networkidle")
+        page.get_by_text(HISTORY_START).first.wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "asset-bronze-user-partitions.png"), full_page=True)
+        page.goto(f"{base}/runs", wait_until="networkidle")
+        page.get_by_text("Success").first.wait_for(timeout=60_000)
+        assert "Failure" not in page.inner_text("body")
+        page.screenshot(path=str(ARTIFACTS / "runs.png"), full_page=True)
 
         # its quality checks, each with the outcome of this refresh's run
         page.goto(f"{base}/assets/gold/techhub/dm_users?view=checks", wait_until="networkidle")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from techhub_lake.automation.errors import RefreshFailed
 from techhub_lake.automation.recovery import (
     fail_dead_runs,
     free_slots_of_finished_runs,
@@ -59,7 +60,12 @@ def selected_materializable_keys(defs: dg.Definitions, selection: str | None) ->
     graph = defs.resolve_asset_graph()
     keys = graph.materializable_asset_keys
     if selection:
-        keys = dg.AssetSelection.from_string(selection).resolve(graph) & keys
+        try:
+            keys = dg.AssetSelection.from_string(selection).resolve(graph) & keys
+        except Exception as exc:  # Dagster's parser and resolver raise several kinds
+            reason = _first_lines(str(exc))
+            raise ValueError(f"--select {selection!r} is not an asset selection this lake resolves ({reason}); "
+                             "e.g. key:bronze/core/city, group:silver, key:silver/*") from None
     return [key for key in graph.toposorted_asset_keys if key in keys]
 
 
@@ -177,7 +183,8 @@ def refresh_lake(
     reconcile: bool = False,
     checks: bool = True,
 ) -> list[RefreshRun]:
-    """Plan and execute a refresh; raises if a run fails (its error is in the run's logs in the UI).
+    """Plan and execute a refresh. A failed run fails its own assets and skips the assets built from
+    them; every other run goes on, and the refresh ends raising one ``RefreshFailed`` naming them all.
 
     With ``reconcile``, silver also compares row hashes with the source and repairs the rows changed
     without moving their watermark. Without ``checks``, the assets' quality checks are left out of
@@ -192,19 +199,55 @@ def refresh_lake(
     if not layers:
         echo("nothing to materialize: the selection has no materializable assets")
     lake = lake_files(defs) if layers else None
+    graph = defs.resolve_asset_graph()
     done: list[RefreshRun] = []
+    failures: list[RunFailed] = []
+    skipped: set[dg.AssetKey] = set()
     for keys in layers:
-        for run in plan_layer(defs, catalog, instance, keys, lake=lake):
+        # a table's failure stops its own assets and what is built from them, nothing else
+        failed = {key for failure in failures for key in failure.assets}
+        blocked = dg.AssetSelection.assets(*failed).downstream().resolve(graph) if failed else set()
+        skipped |= {key for key in keys if key in blocked}
+        for run in plan_layer(defs, catalog, instance, [key for key in keys if key not in blocked], lake=lake):
             done.append(run)
-            _execute(run, defs, instance, reconcile, checks, echo, len(done))
+            try:
+                _execute(run, defs, instance, reconcile, checks, echo, len(done))
+            except RunFailed as failure:
+                echo(f"  failed: {failure}")
+                failures.append(failure)
+    if failures:
+        names = sorted({key.to_user_string() for failure in failures for key in failure.assets})
+        skipped_names = sorted(key.to_user_string() for key in skipped - {k for f in failures for k in f.assets})
+        raise RefreshFailed(
+            f"the refresh failed for {len(names)} asset(s) ({', '.join(names)})"
+            + (f" and skipped {len(skipped_names)} built from them ({', '.join(skipped_names)})" if skipped_names else "")
+            + f"; every other asset is up to date. {' '.join(str(f) for f in failures)}")
     return done
+
+
+def root_cause(error) -> str:
+    """The innermost message of a Dagster error chain ("Exceeded max_retries" hides the real one)."""
+    message = error.message
+    while error.cause is not None:
+        error = error.cause
+        message = error.message or message
+    return message.strip()
 
 
 def _first_lines(message: str) -> str:
     """An error's gist: its first line, and the second when the first ends in a colon (a failed
-    check's error names the checks there)."""
+    check's error names the checks there); without the exception's class name."""
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()] or ["no message"]
-    return f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+    gist = f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+    head, sep, rest = gist.partition(": ")
+    return rest if sep and "." in head and " " not in head else gist  # "pkg.module.SomeError: text" -> "text"
+
+
+def failure_reason(event: dg.DagsterEvent) -> str:
+    """Why a step failed, in one line: a ``dg.Failure``'s own description, else the innermost error."""
+    data = event.step_failure_data
+    described = data.user_failure_data.description if data.user_failure_data else None
+    return _first_lines(described or (root_cause(data.error) if data.error else "no message"))
 
 
 def checks_of(defs: dg.Definitions, keys: list[dg.AssetKey]) -> list[dg.AssetsDefinition]:
@@ -232,6 +275,14 @@ def wait_for_pool(instance: dg.DagsterInstance, pool: str, echo: Callable[[str],
             time.sleep(POOL_POLL_SECONDS)
 
 
+class RunFailed(RefreshFailed):
+    """One run of a refresh failed: the assets whose steps (or blocking checks) failed, and why."""
+
+    def __init__(self, message: str, assets: set[dg.AssetKey]) -> None:
+        super().__init__(message)
+        self.assets = assets
+
+
 def _materialize(assets: list[dg.AssetsDefinition], selection, instance: dg.DagsterInstance, run: RefreshRun,
                  config: dict, partition_key: str | None = None) -> dg.ExecuteInProcessResult:
     """One in-process run on the instance, over the run's range unless ``partition_key`` names one
@@ -243,12 +294,14 @@ def _materialize(assets: list[dg.AssetsDefinition], selection, instance: dg.Dags
     result = dg.materialize(assets, instance=instance, selection=selection, run_config=config, raise_on_error=False,
                             tags=tags | {"techhub/trigger": "refresh"} | process_tags())
     if not result.success:
-        failures = [f"{event.step_key}: {_first_lines(event.step_failure_data.error.message)}"
-                    for event in result.get_step_failure_events() if event.step_failure_data.error]
+        events = result.get_step_failure_events()
+        failures = [f"{event.step_key}: {failure_reason(event)}" for event in events]
+        by_step = {a.op.name: {*a.keys, *(k.asset_key for k in a.check_keys)} for a in assets}
+        failed = {key for event in events for key in by_step.get(event.step_key, ())} or set(run.keys)
         span = (f" for partitions {run.partition_range[0]} .. {run.partition_range[1]} (they stay missing, not "
                 "failed, and the next refresh loads them again)") if tags.get(RANGE_START_TAG) else ""
-        raise RuntimeError(f"refresh run {result.run_id} failed{span} ({'; '.join(failures) or 'see its logs'}); "
-                           "see it in the Dagster UI")
+        raise RunFailed(f"Run {result.run_id} failed{span}: {'; '.join(failures) or 'see its logs'} "
+                        "(its log in the Dagster UI has the details).", failed)
     return result
 
 

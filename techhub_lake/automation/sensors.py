@@ -13,7 +13,12 @@ import dagster as dg
 import pyarrow as pa
 from deltalake import write_deltalake
 
-from techhub_lake.automation.refresh import RANGE_END_TAG, RANGE_START_TAG, range_tags
+from techhub_lake.automation.refresh import (
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    range_tags,
+    root_cause,
+)
 from techhub_lake.automation.source_changes import (
     changed_days,
     decode_cursor,
@@ -134,15 +139,6 @@ def build_funnel_sensor(catalog: Catalog) -> dg.SensorDefinition:
             for first, last in spans])
 
     return funnel_months_sensor
-
-
-def root_cause(error) -> str:
-    """The innermost message of a Dagster error chain ("Exceeded max_retries" hides the real one)."""
-    message = error.message
-    while error.cause is not None:
-        error = error.cause
-        message = error.message or message
-    return message.strip()
 
 
 def planned_assets(instance: dg.DagsterInstance, run: dg.DagsterRun) -> list[dg.AssetKey]:

@@ -29,6 +29,7 @@ from techhub_lake.lake.layout import EXTRACTION_LOGS, SCHEMA_VERSIONS, bronze_ta
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.metadata import column_schema, markdown_table
 from techhub_lake.resources import LakeStorage, SourceDatabase
+from techhub_lake.source.connection import SourceRefused
 
 SOURCE_POOL = "techhub_source"
 SOURCE_RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
@@ -171,7 +172,7 @@ def materialize_bronze(context: dg.AssetExecutionContext, table: CatalogTable, c
             source.resolved_url(), lake, table, catalog, days=days, snapshot_day=snapshot_day,
             run_id=context.run.run_id, statement_timeout_ms=source.statement_timeout_ms, log=context.log.info,
             on_batch=lambda batches, rows: batches % 50 == 0 and context.log.info(f"{rows:,} rows read"))
-    except CatalogError as exc:
+    except (CatalogError, SourceRefused) as exc:  # the same on every retry: fail at once, saying why
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     shared, per_day = bronze_metadata(extraction, version, lake, days)
     for partition_key, metadata in per_day.items():

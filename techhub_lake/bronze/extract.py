@@ -39,7 +39,14 @@ from techhub_lake.bronze.arrow_types import (
 from techhub_lake.catalog import CatalogError, CatalogTable, Strategy
 from techhub_lake.lake.layout import bronze_file, bronze_table_dir
 from techhub_lake.lake.storage import LakeFiles
-from techhub_lake.source.connection import SourceUnavailable, libpq_url, redact
+from techhub_lake.source.connection import (
+    SourceRefused,
+    SourceUnavailable,
+    connection_error,
+    is_permanent_sqlstate,
+    libpq_url,
+    remedy_for,
+)
 
 PARQUET_COMPRESSION = "snappy"  # seed 000: "Bronze: Parquet (snappy)"; measured cheapest per small daily file
 ROW_GROUP_BYTES = 64 * 1024 * 1024
@@ -121,8 +128,7 @@ def arrow_snapshot(url: str, *, application_name: str, statement_timeout_ms: int
     try:
         conn = adbc.connect(_adbc_uri(url, application_name, statement_timeout_ms))
     except adbc_driver_manager.Error as exc:
-        first_line = (str(exc).strip().splitlines() or ["no answer"])[0]
-        raise SourceUnavailable(f"cannot connect to the source database {redact(url)}: {first_line}") from None
+        raise connection_error(url, str(exc)) from None
     try:
         with conn.cursor() as cur:
             yield cur
@@ -136,6 +142,11 @@ def source_columns(cur, table: CatalogTable, catalog_path: str) -> list[SourceCo
     cur.execute(COLUMNS_QUERY.format(schema=table.source_schema, table=table.name))
     columns = [SourceColumn(*row) for row in cur.fetchall()]
     if not columns:
+        # information_schema hides tables the role may not read: tell "no permission" from "no table"
+        cur.execute(f"SELECT to_regclass('{table.qualified_name}') IS NOT NULL")
+        if cur.fetchone()[0]:
+            raise SourceRefused(f"no SELECT permission on source table {table.qualified_name}: "
+                                f"GRANT SELECT ON {table.qualified_name} TO the lake's role")
         raise CatalogError(f"{catalog_path}: table '{table.name}': not found in the source (schema {table.source_schema})")
     names = {c.name for c in columns}
     for field_name, referenced in table.referenced_columns().items():
@@ -346,6 +357,11 @@ def _stream(cur, query: str, batch_size_hint: int, table: CatalogTable) -> Itera
         yield from cur.fetch_record_batch()
     except (OSError, adbc_driver_manager.Error) as exc:
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        sqlstate = getattr(exc, "sqlstate", None)
+        if is_permanent_sqlstate(sqlstate):  # the server refused the query: the same on every retry
+            remedy = remedy_for(first_line)
+            raise SourceRefused(f"the source refused the extraction of {table.name} (SQLSTATE {sqlstate}): "
+                                f"{first_line}" + (f"; {remedy}" if remedy else "")) from exc
         raise SourceUnavailable(f"lost the source while extracting {table.name}: {first_line}") from exc
 
 

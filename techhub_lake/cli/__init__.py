@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from techhub_lake.automation.errors import RefreshFailed
 from techhub_lake.catalog import CatalogError
 from techhub_lake.cli.lake_commands import (
     catalog_group,
@@ -23,7 +24,7 @@ from techhub_lake.source.connection import SourceUnavailable
 from techhub_lake.source.generator import SourceNotSynthetic
 
 # Errors a user can fix; shown as one line, without a traceback.
-USER_ERRORS = (CatalogError, SourceUnavailable, SourceNotSynthetic, LakeUnavailable, ValueError)
+USER_ERRORS = (CatalogError, SourceUnavailable, SourceNotSynthetic, LakeUnavailable, RefreshFailed, ValueError)
 
 
 class _Group(click.Group):

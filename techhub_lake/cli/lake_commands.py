@@ -12,8 +12,8 @@ from pathlib import Path
 import click
 
 from techhub_lake.automation.instance import prepare_dagster_home
-from techhub_lake.catalog import load_catalog
-from techhub_lake.catalog.live_check import verify_catalog_against_source
+from techhub_lake.catalog import CatalogError, load_catalog
+from techhub_lake.catalog.live_check import catalog_problems
 from techhub_lake.cli.signals import install_stop_signals
 from techhub_lake.settings import CATALOG_ENV, SOURCE_URL_ENV
 from techhub_lake.source.connection import read_only_snapshot, redact
@@ -38,7 +38,11 @@ def catalog_check_command(catalog_path: str | None) -> None:
         click.echo("no source configured or running: live schema check skipped")
         return
     with read_only_snapshot(url) as cur:
-        verify_catalog_against_source(catalog, cur)
+        problems = catalog_problems(catalog, cur)
+    for problem in problems:  # every mismatch in one pass, so a large database is fixed in one go
+        click.echo(f"{catalog.path}: {problem}", err=True)
+    if problems:
+        raise CatalogError(f"{catalog.path}: {len(problems)} mismatch(es) with the source {redact(url)} (listed above)")
     click.echo(f"every table and column the catalog names exists in {redact(url)}")
 
 

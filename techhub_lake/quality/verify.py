@@ -23,9 +23,8 @@ from techhub_lake.quality.contracts import Contract, ContractCheck, ContractErro
 from techhub_lake.resources.masking import BinMask
 from techhub_lake.source.connection import (
     APPLICATION_NAME,
-    SourceUnavailable,
+    connection_error,
     libpq_url,
-    redact,
 )
 
 LAKE_DATA_SOURCE = "lake"
@@ -151,8 +150,7 @@ def _read_only_data_source(url: str, statement_timeout_ms: int | None):
         connection = psycopg.connect(libpq_url(url), options=options, connect_timeout=10,
                                      application_name=f"{APPLICATION_NAME} quality")
     except psycopg.OperationalError as exc:
-        first_line = (str(exc).strip().splitlines() or ["no answer"])[0]
-        raise SourceUnavailable(f"cannot connect to the source database {redact(url)}: {first_line}") from None
+        raise connection_error(url, str(exc)) from None
 
     class ReadOnlyConnection(PostgresDataSourceConnection):
         def __init__(self) -> None:

@@ -21,6 +21,7 @@ from techhub_lake.silver.current_state import (
 )
 from techhub_lake.silver.reconcile import reconcile_current_state
 from techhub_lake.silver.transforms import quality_counts
+from techhub_lake.source.connection import SourceRefused
 
 SILVER_GROUP = "silver"
 
@@ -91,8 +92,11 @@ def build_silver_asset(table: CatalogTable, catalog: Catalog) -> dg.AssetsDefini
                 lake: LakeStorage) -> dg.MaterializeResult:
         files = lake.files()
         url = source.resolved_url() if reads_source else ""
-        outcome = merge_current_state(url, files, table, run_id=context.run.run_id,
-                                      statement_timeout_ms=source.statement_timeout_ms)
+        try:
+            outcome = merge_current_state(url, files, table, run_id=context.run.run_id,
+                                          statement_timeout_ms=source.statement_timeout_ms)
+        except SourceRefused as exc:  # the same on every retry: fail at once, saying why
+            raise dg.Failure(description=str(exc), allow_retries=False) from None
         context.log.info(f"{table.name}: +{outcome.inserted} ~{outcome.updated} -{outcome.deleted}, {outcome.rows} rows")
         metadata = merge_metadata(outcome, files.uri(silver_table_path(table)))
         if config.reconcile:

@@ -23,7 +23,12 @@ from techhub_lake.bronze.metadata_log import latest_bronze_schema
 from techhub_lake.catalog import CatalogTable, Partitioning
 from techhub_lake.lake.delta import open_delta
 from techhub_lake.lake.storage import LakeFiles
-from techhub_lake.silver.bronze_changes import EXTRACTED_AT, bronze_changes, chunks_of, read_bronze
+from techhub_lake.silver.bronze_changes import (
+    EXTRACTED_AT,
+    bronze_changes,
+    chunks_of,
+    read_bronze,
+)
 from techhub_lake.silver.transforms import enrich, quality_counts
 
 SILVER_ROOT = "silver/techhub"

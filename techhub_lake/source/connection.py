@@ -21,6 +21,50 @@ class SourceUnavailable(RuntimeError):
     """The source database cannot be reached or is not configured; the message says which and where."""
 
 
+class SourceRefused(SourceUnavailable):
+    """The source answered and refused: wrong credentials, no such database or role, no permission,
+    a SQL error. Retrying cannot help, so runs fail at once; the message names the remedy."""
+
+
+# The server answers FATAL for these too, but they pass: retrying is the remedy.
+_PASSING_REFUSALS = ("starting up", "shutting down", "too many connections", "remaining connection slots",
+                     "in recovery mode")
+# SQLSTATE classes of errors that end the same way however often they are retried: syntax or access
+# rule (42), data exception (22), invalid authorization (28), invalid catalog name (3D), feature
+# not supported (0A), invalid schema name (3F), integrity (23).
+_PERMANENT_SQLSTATE_CLASSES = ("42", "22", "28", "3D", "0A", "3F", "23")
+_REMEDIES = (
+    ("password authentication failed", "check the user and password in " + SOURCE_URL_ENV),
+    ("does not exist", "check the database and user names in " + SOURCE_URL_ENV),
+    ("no pg_hba.conf entry", "allow this host and user in the server's pg_hba.conf"),
+    ("permission denied", "grant the lake's role SELECT on the table (GRANT SELECT ON ... TO <role>)"),
+)
+
+
+def remedy_for(message: str) -> str:
+    """What a user can do about a refusal, from the server's words ('' when nothing specific)."""
+    return next((remedy for words, remedy in _REMEDIES if words in message), "")
+
+
+def connection_error(url: str, message: str) -> SourceUnavailable:
+    """The error for a failed connection: refused (the server answered FATAL: not retried) or
+    unavailable (down, unreachable, starting: retried), in one line with the redacted URL."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()] or ["no answer"]
+    detail = next((line for line in lines if "FATAL:" in line), lines[0])
+    detail = detail.split("FATAL:", 1)[1].strip() if "FATAL:" in detail else detail
+    refused = "FATAL:" in message and not any(words in message for words in _PASSING_REFUSALS)
+    if refused:
+        remedy = remedy_for(detail)
+        return SourceRefused(f"the source database {redact(url)} refused the lake: {detail}"
+                             + (f"; {remedy}" if remedy else ""))
+    return SourceUnavailable(f"cannot connect to the source database {redact(url)}: {detail}")
+
+
+def is_permanent_sqlstate(sqlstate: str | None) -> bool:
+    """Whether a server error of this SQLSTATE would fail the same way on a retry."""
+    return bool(sqlstate) and sqlstate[:2].upper() in _PERMANENT_SQLSTATE_CLASSES
+
+
 def libpq_url(url: str) -> str:
     """Turn a SQLAlchemy-style URL (``postgresql+psycopg2://...``) into the libpq form psycopg2 takes."""
     try:
@@ -84,8 +128,7 @@ def connect(
             options=options,
         )
     except psycopg2.OperationalError as exc:
-        first_line = (str(exc).strip().splitlines() or ["no answer"])[0]
-        raise SourceUnavailable(f"cannot connect to the source database {redact(url)}: {first_line}") from None
+        raise connection_error(url, str(exc)) from None
 
 
 @contextlib.contextmanager

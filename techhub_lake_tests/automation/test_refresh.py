@@ -73,3 +73,36 @@ def test_refresh_of_a_selection(new_database, tmp_path, dagster_instance):
     defs = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=str(tmp_path / "lake"))})
     plan = refresh_lake("key:bronze/core/city", lambda _: None, defs=defs, catalog=catalog, instance=dagster_instance)
     assert [run.keys for run in plan] == [(dg.AssetKey(["bronze", "core", "city"]),)]
+
+
+def test_one_tables_failure_fails_its_assets_only_and_the_refresh_finishes_the_rest(new_database, tmp_path,
+                                                                                    dagster_instance):
+    import psycopg2
+    import pytest
+
+    from techhub_lake.automation.errors import RefreshFailed
+
+    url = new_database()
+    init_source(url, scale=0.005, seed=12)
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cur:  # another database: a column the catalog names is not there
+        cur.execute("ALTER TABLE account_activation DROP COLUMN code")
+    conn.close()
+    catalog = catalog_starting(tmp_path, "2026-10-25")
+    lake = tmp_path / "lake"
+    defs = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=str(lake))})
+    lines: list[str] = []
+    with pytest.raises(RefreshFailed) as failed:
+        refresh_lake(None, lines.append, defs=defs, catalog=catalog, instance=dagster_instance, checks=False)
+    message = str(failed.value)
+    assert "\n" not in message
+    # skipped: what is built from it (the quality report reads every table it checks)
+    assert message.startswith("the refresh failed for 1 asset(s) (bronze/account/activation) and skipped 2 built "
+                              "from them (gold/quality/dq_report, silver/account/activation); every other asset is "
+                              "up to date."), message
+    assert "column 'code' is not in source table" in message
+    # everything else reached gold
+    for key in (dg.AssetKey(["silver", "account", "user"]), dg.AssetKey(["gold", "techhub", "dm_users"]),
+                dg.AssetKey(["gold", "techpark", "dq_metrics"])):
+        assert dagster_instance.get_latest_materialization_event(key) is not None, key
+    assert dagster_instance.get_latest_materialization_event(dg.AssetKey(["silver", "account", "activation"])) is None

@@ -46,6 +46,7 @@ class LayerFigures:
     peak_rss_mb: float = 0.0
     extraction_seconds: float = 0.0  # bronze: the extractions themselves
     extracted_bytes: int = 0
+    slowest: list[tuple[float, str]] = field(default_factory=list)  # (seconds, step) of the layer's steps
 
     @property
     def bookkeeping(self) -> float:
@@ -81,6 +82,7 @@ def layer_figures(instance: dg.DagsterInstance, run_ids: list[str], seconds: flo
             entry = record.event_log_entry
             by_step.setdefault(entry.step_key, []).append(entry.asset_materialization.metadata)
         steps = {stat.step_key: (stat.end_time or 0) - (stat.start_time or 0) for stat in instance.get_run_step_stats(run_id)}
+        figures.slowest = sorted([*figures.slowest, *((seconds, step) for step, seconds in steps.items())], reverse=True)[:6]
         for step, seconds_in_step in steps.items():
             events = by_step.get(step, [])
             summaries = [m for m in events if "run_rows" in m or "duration_s" in m]
@@ -124,6 +126,8 @@ def print_table(title: str, figures: RefreshFigures) -> None:
         share = layer.bookkeeping / layer.seconds if layer.seconds else 0.0
         print(f"| {name} | {layer.seconds:.1f} | {layer.runs} | {layer.rows:,} | {layer.mb_on_disk:,.0f} | "
               f"{layer.peak_rss_mb:,.0f} | {layer.bookkeeping:.1f} | {share:.0%} |")
+    for name, layer in figures.layers.items():
+        print(f"  slowest {name} steps: " + ", ".join(f"{step} {seconds:.1f} s" for seconds, step in layer.slowest))
 
 
 def main() -> None:

@@ -43,8 +43,9 @@ def test_the_seed_rules_are_on_the_source_with_their_levels():
     levels = {(t, c.name): c.level for t in ("source.account_user", "source.account_company", "source.core_vacancy",
                                              "source.service_servicerequest") for c in source[t].checks}
     assert levels[("source.account_user", "email_present_when_active")] == "warn"
-    assert levels[("source.account_company", "tin_12_digits")] == "error"
-    assert levels[("source.account_company", "tin_unique")] == "error"
+    # what the source may get wrong warns (silver cleans the TIN): dirty data never stops the lake
+    assert levels[("source.account_company", "tin_12_digits")] == "warn"
+    assert levels[("source.account_company", "tin_unique")] == "warn"
     assert {levels[("source.account_company", f"{c}_present_when_verified")] for c in ("bank", "iik", "bik")} == {"warn"}
     assert ("source.core_vacancy", "salary_range_ordered") in levels
     assert ("source.service_servicerequest", "company_id_missing_rate") in levels

@@ -62,6 +62,35 @@ def test_account_user_json_unpacked_with_odd_values_flagged():
     assert out["dq_profile_complete"].to_list() == [True, False, False, False]
 
 
+def test_real_profiles_of_any_shape_unpack_what_matches_and_flag_the_rest():
+    """What a real Django app writes and our generator does not: objects where names were expected,
+    nested arrays, empty and odd TINs. Nothing fails; what does not match is NULL and flagged."""
+    users = pl.DataFrame({
+        "id": [1, 2, 3],
+        "email": ["a@b.kz", None, None], "phone": [None, None, None],
+        "data": ['{"extra_courses": [{"name": "Python", "year": 2020}], "hard_skills": [["sql"]]}',
+                 '{"extra_courses": ["Go"], "hard_skills": "sql", "soft_skills": [true, 2.5, null]}',
+                 '{"goals": [{"x": 1}], "auth_flow": [1, 2]}'],
+        "tags": ["{}", "[]", '"x"'], "permissions": ["{}", "null", "{}"],
+    }, schema_overrides={"email": pl.String, "phone": pl.String})
+    out = enrich(CATALOG.table("account_user"), users)
+    assert out["extra_courses"].to_list() == [None, ["Go"], None]
+    assert out["dq_data_extra_courses_invalid"].to_list() == [True, False, False]
+    assert out["hard_skills"].to_list() == [None, None, None]
+    assert out["dq_data_hard_skills_invalid"].to_list() == [True, True, False]
+    assert out["soft_skills"].to_list() == [None, ["true", "2.5", None], None]
+    assert out["goals"].to_list() == [None, None, None] and out["dq_data_goals_invalid"].to_list() == [False, False, True]
+    assert out["data"].to_list() == users["data"].to_list()  # the JSON itself stays, for what did not match
+    companies = pl.DataFrame({
+        "id": [1, 2, 3, 4], "tin": ["", "24014000001", " 240140000001 ", "2401400000ab"],
+        "company_type": ["x"] * 4, "verified": [False] * 4, "bank": [None] * 4, "iik": [None] * 4, "bik": [None] * 4,
+        "basic_info": [None] * 4, "tag_startup": [None] * 4, "tag_it_company": [None] * 4,
+    }, schema_overrides={k: pl.String for k in ("bank", "iik", "bik", "basic_info", "tag_startup", "tag_it_company")})
+    out = enrich(CATALOG.table("account_company"), companies)
+    assert out["tin"].to_list() == [None, None, "240140000001", None]
+    assert out["dq_tin_invalid"].to_list() == [True, True, False, True]
+
+
 def test_goal_columns_seen_earlier_are_computed_for_new_rows():
     out = enrich(CATALOG.table("account_user"), _users(data=['{"goals": ["education"]}']), known={"goal_mentorship"})
     assert out["goal_education"].to_list() == [True] and out["goal_mentorship"].to_list() == [False]
@@ -78,6 +107,8 @@ def test_account_company_cleaned_and_flagged():
     out = enrich(CATALOG.table("account_company"), frame)
     assert out["tin_valid"].to_list() == [True, False, False]
     assert out["dq_tin_invalid"].to_list() == [False, False, True]
+    assert out["tin"].to_list() == ["240140000001", None, None]  # an invalid TIN is cleaned to NULL ...
+    assert out["tin_raw"].to_list() == ["240140000001", None, "12345"]  # ... and kept as the source had it
     assert out["company_type_clean"].to_list() == ["startup", "unknown", "unknown"]
     assert out["company_tag"].to_list() == ["startup", None, None]
     assert out["dq_basic_info_company_tag_invalid"].to_list() == [False, False, True]
@@ -116,17 +147,19 @@ def test_event_contacts_vacancy_salaries_requests_and_service_names():
     assert services["dq_data_name_missing"].to_list() == [False, False, True, False]
 
 
-def test_latest_version_wins_and_ties_go_to_the_later_extraction():
+def test_the_later_extraction_wins_and_within_one_the_later_watermark():
     t0, t1 = dt.datetime(2026, 1, 1, tzinfo=UTC), dt.datetime(2026, 1, 2, tzinfo=UTC)
     rows = pl.DataFrame({
-        "id": [1, 1, 2, 2, 3],
-        "updated_at": [t1, t0, t0, t0, t0],
-        "status": ["new", "old", "first", "second", "only"],
-        EXTRACTED_AT: [t0, t1, t0, t1, t0],
+        "id": [1, 1, 2, 2, 3, 4, 4],
+        "updated_at": [t1, t0, t0, t0, t0, t0, t1],
+        "status": ["stale", "committed late", "first", "second", "only", "earlier", "later"],
+        EXTRACTED_AT: [t0, t1, t0, t1, t0, t0, t0],
     })
     latest = latest_versions(rows, CATALOG.table("service_servicerequest")).sort("id")
-    assert latest["status"].to_list() == ["new", "second", "only"]  # later watermark; then later extraction
-    assert latest[ROW_HASH].dtype == pl.Int64 and latest[ROW_HASH].n_unique() == 3
+    # a late commit with an older updated_at, extracted later, is the truth; within one extraction
+    # (one snapshot) the later watermark
+    assert latest["status"].to_list() == ["committed late", "second", "only", "later"]
+    assert latest[ROW_HASH].dtype == pl.Int64 and latest[ROW_HASH].n_unique() == 4
 
 
 def test_quality_counts():

@@ -71,6 +71,9 @@ def _object_keys_as_columns(frame: pl.DataFrame, column: str, known: set[str]) -
     return frame.with_columns(columns) if columns else frame
 
 
+SKILL_LISTS = ("hard_skills", "soft_skills", "extra_courses")  # arrays of names in account_user.data
+
+
 def account_user(frame: pl.DataFrame, known: set[str]) -> pl.DataFrame:
     """Profile JSON unpacked (goals, auth flow, skills), tags and permissions as columns, email and
     phone cleaned and flagged (seed 000's ``clean_account_user``)."""
@@ -79,9 +82,9 @@ def account_user(frame: pl.DataFrame, known: set[str]) -> pl.DataFrame:
     frame = frame.with_columns(
         goals.alias("goals"),
         auth_flow.alias("auth_flow_type"),
-        json_string_list("data", "$.hard_skills").alias("hard_skills"),
-        json_string_list("data", "$.soft_skills").alias("soft_skills"),
-        json_string_list("data", "$.extra_courses").alias("extra_courses"),
+        *[json_string_list("data", f"$.{key}").alias(key) for key in SKILL_LISTS],
+        *[wrong_type("data", f"$.{key}", json_string_list("data", f"$.{key}")).alias(f"dq_data_{key}_invalid")
+          for key in SKILL_LISTS],
         pl.col("email").str.strip_chars().str.to_lowercase().alias("email_clean"),
         _has_text("email").alias("dq_has_email"),
         _has_text("phone").alias("dq_has_phone"),
@@ -99,9 +102,14 @@ def account_user(frame: pl.DataFrame, known: set[str]) -> pl.DataFrame:
 def account_company(frame: pl.DataFrame, known: set[str]) -> pl.DataFrame:
     """TIN validated, company type cleaned (seed 000's ``clean_account_company``), the basic-info
     tag and the startup / IT-company statuses as columns, missing bank details flagged."""
-    tin_valid = pl.col("tin").str.contains(r"^\d{12}$").fill_null(False)
+    # The TIN (BIN) is kept only when it is 12 digits (spaces around it dropped); anything else
+    # (empty, 11 digits, letters) becomes NULL, flagged, and stays as the source had it in tin_raw.
+    trimmed = pl.col("tin").str.strip_chars()
+    tin_valid = trimmed.str.contains(r"^\d{12}$").fill_null(False)
     company_tag = json_text("basic_info", "$.company_tag")
     return frame.with_columns(
+        pl.col("tin").alias("tin_raw"),
+        pl.when(tin_valid).then(trimmed).alias("tin"),
         tin_valid.alias("tin_valid"),
         (pl.col("tin").is_not_null() & ~tin_valid).alias("dq_tin_invalid"),
         pl.when(pl.col("company_type").is_null() | (pl.col("company_type") == "")).then(pl.lit("unknown"))

@@ -33,9 +33,17 @@ def json_text(column: str, path: str) -> pl.Expr:
     return pl.when(~is_array(column, path) & ~is_object(column, path)).then(raw)
 
 
+# A JSON array of scalars (strings, numbers, booleans, nulls), as PostgreSQL prints jsonb.
+_SCALAR = r'(?:"(?:[^"\\]|\\.)*"|-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null)'
+ARRAY_OF_SCALARS = rf"^\[\s*(?:{_SCALAR}\s*(?:,\s*{_SCALAR}\s*)*)?\]$"
+
+
 def json_string_list(column: str, path: str) -> pl.Expr:
-    """An array at ``path`` as a list of strings; NULL when missing, NULL or not an array."""
-    return pl.when(is_array(column, path)).then(json_raw(column, path)).str.json_decode(pl.List(pl.String))
+    """An array of scalars at ``path`` as a list of strings; NULL when missing, NULL, not an array,
+    or an array holding objects or arrays (real profiles hold ``[{"name": ..., "year": ...}]``
+    where others hold names: those stay in the JSON column and are flagged by ``wrong_type``)."""
+    raw = json_raw(column, path)
+    return pl.when(raw.str.contains(ARRAY_OF_SCALARS)).then(raw).str.json_decode(pl.List(pl.String))
 
 
 def json_object_array_length(column: str, path: str) -> pl.Expr:

@@ -21,7 +21,8 @@ PACKAGE = REPO / "techhub_lake"
 COMPOSE = REPO / "docker-compose.yml"
 # read by the code but set elsewhere: the image sets the state directory; a custom catalog is optional
 # the compose deployment names its Dagster storage field by field (deploy/compose/dagster.yaml), not by one URL
-NOT_FROM_COMPOSE = {"TECHHUB_STATE_DIR", "TECHHUB_CATALOG", "TECHHUB_EXECUTOR", "DAGSTER_POSTGRES_URL"}
+NOT_FROM_COMPOSE = {"TECHHUB_STATE_DIR", "TECHHUB_CATALOG", "TECHHUB_EXECUTOR", "DAGSTER_POSTGRES_URL",
+                    "TECHHUB_READER_PASSWORD"}  # the last only for the init service, which creates the role
 LAKE_SERVICES = ("code-location", "dagster-webserver", "dagster-daemon")
 
 
@@ -119,8 +120,14 @@ def test_the_environment_the_code_reads_is_the_one_compose_sets(resolved):
         assert environment["TECHHUB_LAKE_ROOT"] == "s3://datalake" and environment["AWS_ENDPOINT_URL"] == "http://minio:9000"
         # every process that creates runs or writes their events has Dagster's partition-event switches
         assert {key: environment.get(key) for key in EVENT_SWITCHES} == EVENT_SWITCHES, name
-    source_init = resolved["services"]["techhub-source-init"]["environment"]
-    assert source_init["TECHHUB_SOURCE_URL"] == resolved["services"]["code-location"]["environment"]["TECHHUB_SOURCE_URL"]
+    # the init service fills the stand-in as its owner and creates the read-only role the lake reads through
+    init = resolved["services"]["techhub-source-init"]
+    assert init["environment"]["TECHHUB_SOURCE_URL"] == "postgresql://techhub:change-me@techhub-db:5432/techhub"
+    assert init["command"][-2:] == ["--reader", "lake_reader"]
+    reader_password = init["environment"]["TECHHUB_READER_PASSWORD"]
+    for name in LAKE_SERVICES:
+        assert resolved["services"][name]["environment"]["TECHHUB_SOURCE_URL"] == (
+            f"postgresql://lake_reader:{reader_password}@techhub-db:5432/techhub"), name
 
 
 def test_the_init_service_fills_only_the_stand_in_whatever_the_lake_reads(tmp_path):

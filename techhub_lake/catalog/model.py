@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -105,6 +106,16 @@ class CatalogDefaults(BaseModel):
     def _durations(cls, value: Any) -> Any:
         if isinstance(value, Mapping):
             return {k: parse_duration(v) for k, v in value.items()}
+        return value
+
+    @field_validator("start_date")
+    @classmethod
+    def _history_starts_in_the_past(cls, value: dt.date, info: ValidationInfo) -> dt.date:
+        # daily partitions run from start_date to today: a later start would give no partition at all
+        today = dt.datetime.now(ZoneInfo(info.data.get("timezone") or "UTC")).date()
+        if value > today:
+            raise ValueError(f"{value} is after today ({today}): no daily partition would exist and no row "
+                             "would be loaded; give the first day of the history to keep")
         return value
 
 

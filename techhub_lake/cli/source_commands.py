@@ -11,6 +11,7 @@ from techhub_lake.source.churn import churn_source
 from techhub_lake.source.connection import redact
 from techhub_lake.source.embedded import EmbeddedPostgres
 from techhub_lake.source.generator import holds_synthetic_source, init_source
+from techhub_lake.source.roles import READER_PASSWORD_ENV, ensure_read_only_role
 
 
 def target_source_url() -> str:
@@ -47,15 +48,21 @@ def source_group() -> None:
 @click.option("--workers", type=click.IntRange(1, 16), default=2, show_default=True, help="Parallel connections.")
 @click.option("--keep-existing", is_flag=True,
               help="Do nothing when the database already holds a generated source (a deployment's init service).")
-def init_command(scale: float, seed: int, workers: int, keep_existing: bool) -> None:
+@click.option("--reader", default=None, metavar="ROLE",
+              help=f"Also create (or update) a read-only login role for the lake, its password from ${READER_PASSWORD_ENV}.")
+def init_command(scale: float, seed: int, workers: int, keep_existing: bool, reader: str | None) -> None:
     """Create every TechHub table and fill it deterministically."""
     url = target_source_url()
     if keep_existing and holds_synthetic_source(url):
         click.echo(f"source: {redact(url)} already holds a generated TechHub source; kept as it is")
-        return
-    report = init_source(url, scale=scale, seed=seed, workers=workers, progress=lambda line: click.echo(line, err=True))
-    print_init_report(report)
-    click.echo(f"source: {redact(url)}")
+    else:
+        report = init_source(url, scale=scale, seed=seed, workers=workers,
+                             progress=lambda line: click.echo(line, err=True))
+        print_init_report(report)
+        click.echo(f"source: {redact(url)}")
+    if reader:
+        ensure_read_only_role(url, reader, os.environ.get(READER_PASSWORD_ENV, ""))
+        click.echo(f"read-only role '{reader}': may connect and SELECT, nothing else")
 
 
 @source_group.command("churn")

@@ -151,3 +151,17 @@ def test_catalog_is_checked_against_the_live_schema(tmp_path, generated_source, 
         verify_catalog_against_source(catalog, cur)
     assert expected in str(info.value)
     assert str(info.value).startswith(catalog.path)
+
+
+def test_a_history_starting_in_the_future_is_refused(tmp_path):
+    import yaml
+
+    from techhub_lake.catalog.model import DEFAULT_CATALOG_PATH
+
+    doc = yaml.safe_load(DEFAULT_CATALOG_PATH.read_text(encoding="utf-8"))
+    doc["defaults"]["start_date"] = "2030-01-01"
+    path = tmp_path / "future.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(CatalogError, match=r"defaults, field 'start_date': 2030-01-01 is after today .*no daily "
+                                           r"partition would exist"):
+        load_catalog(path)

@@ -178,3 +178,40 @@ def test_a_late_commit_with_an_older_updated_at_wins_over_the_stale_version(new_
             dst.write(src.read())
     merge_current_state(url, fresh, table, run_id="again")
     assert silver_rows(fresh, table).filter(pl.col("id") == user_id)["role"].to_list() == [late_role]
+
+
+def test_rows_outside_every_partition_reach_silver_through_the_reconciliation(new_database, tmp_path):
+    """A NULL, a far-future and a pre-history watermark fall in no daily partition; the nightly
+    reconciliation (keys and row hashes, whatever the watermark) brings them in, and repairs a row
+    whose watermark became NULL."""
+    import psycopg2
+
+    from techhub_lake.silver.reconcile import reconcile_current_state
+
+    url = new_database()
+    init_source(url, scale=0.005, seed=43)
+    table = CATALOG.table("account_user")
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cur:
+        cur.execute("ALTER TABLE account_user ALTER COLUMN updated_at DROP NOT NULL")
+        cur.execute("SELECT id FROM account_user ORDER BY id LIMIT 4")
+        null_id, future_id, old_id, later_null_id = (r[0] for r in cur.fetchall())
+        cur.execute("UPDATE account_user SET updated_at = NULL, role = 'mentor' WHERE id = %s", (null_id,))
+        cur.execute("UPDATE account_user SET updated_at = '2099-01-01', role = 'mentor' WHERE id = %s", (future_id,))
+        cur.execute("UPDATE account_user SET updated_at = '2001-01-01', role = 'mentor' WHERE id = %s", (old_id,))
+    conn.close()
+    lake = LakeFiles(str(tmp_path / "lake"))
+    load_bronze(url, lake, CATALOG, dt.date(2019, 1, 1), run_id="first")
+    merge_current_state(url, lake, table, run_id="first")
+    outside = {null_id, future_id, old_id}
+    assert not outside & set(silver_rows(lake, table)["id"].to_list())  # in no partition: bronze never saw them
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cur:  # a row already in silver whose watermark becomes NULL
+        cur.execute("UPDATE account_user SET updated_at = NULL, role = 'mentor' WHERE id = %s", (later_null_id,))
+    conn.close()
+    report = reconcile_current_state(url, lake, table, catalog_path=CATALOG.path, run_id="nightly")
+    assert report.outcome.inserted == 3 and report.repaired >= 1
+    rows = silver_rows(lake, table).filter(pl.col("id").is_in([*outside, later_null_id]))
+    assert sorted(rows["id"].to_list()) == sorted([*outside, later_null_id])
+    assert set(rows["role"].to_list()) == {"mentor"}
+    assert differing_keys(silver_rows(lake, table), source_rows(url, table, tmp_path), table) == (set(), set(), set())

@@ -73,3 +73,33 @@ def test_restart_keeps_the_data(tmp_path):
         conn.close()
     finally:
         server.destroy()
+
+
+def test_the_read_only_role_reads_every_table_and_writes_nothing(new_database, monkeypatch):
+    """What the compose init service creates for the lake (`source init --reader lake_reader`)."""
+    import psycopg2
+    import pytest
+
+    from techhub_lake.source.generator import init_source
+    from techhub_lake.source.roles import ensure_read_only_role
+
+    url = new_database()
+    init_source(url, scale=0.002, seed=1)
+    ensure_read_only_role(url, "lake_reader_test", "reader-secret")
+    ensure_read_only_role(url, "lake_reader_test", "reader-secret")  # idempotent
+    reader = url.replace("postgres:@", "lake_reader_test:reader-secret@", 1)
+    conn = psycopg2.connect(reader)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM account_user")
+            assert cur.fetchone()[0] > 0
+            with pytest.raises(psycopg2.Error, match="read-only transaction|permission denied"):
+                cur.execute("UPDATE account_user SET role = 'x'")
+        conn.rollback()
+        with conn.cursor() as cur, pytest.raises(psycopg2.Error, match="permission denied|read-only"):
+            cur.execute("CREATE TABLE intruder (id int)")
+    finally:
+        conn.rollback()
+        conn.close()
+    with pytest.raises(ValueError, match="needs a password: set \\$TECHHUB_READER_PASSWORD"):
+        ensure_read_only_role(url, "lake_reader_test", "")

@@ -43,7 +43,6 @@ class DeadRun:
 
     run_id: str
     pid: int
-    status: str
     pools: tuple[str, ...]
 
 
@@ -87,7 +86,7 @@ def find_dead_runs(instance: dg.DagsterInstance) -> list[DeadRun]:
         pid = _run_pid(instance, run)
         if pid is None or not _process_gone(pid, record.start_time):
             continue
-        dead.append(DeadRun(run.run_id, pid, run.status.value, _pools_held(instance, run.run_id)))
+        dead.append(DeadRun(run.run_id, pid, _pools_held(instance, run.run_id)))
     return dead
 
 

@@ -28,6 +28,7 @@ from techhub_lake.silver.bronze_changes import (
     bronze_changes,
     chunks_of,
     read_bronze,
+    table_directory,
 )
 from techhub_lake.silver.transforms import enrich, quality_counts
 
@@ -159,10 +160,11 @@ def merge_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, run_i
     if table.partitioning == Partitioning.SNAPSHOT:
         return _replace_with_snapshot(lake, path, table, changes, outcome)
 
-    chunks = chunks_of(lake, changes.files, BRONZE_BYTES_PER_MERGE) or [[]]
+    stats = lake.file_stats(table_directory(changes.files)) if changes.files else {}  # one listing per merge
+    chunks = chunks_of(changes.files, stats, BRONZE_BYTES_PER_MERGE) or [[]]
     for number, files in enumerate(chunks, start=1):
         last = number == len(chunks)
-        rows = _silver_rows(lake, path, table, latest_versions(read_bronze(lake, files), table)) if files else None
+        rows = _silver_rows(lake, path, table, latest_versions(read_bronze(lake, files, stats), table)) if files else None
         outcome.rows_read += 0 if rows is None else rows.height
         if not last:
             if rows is not None:  # upserts only; deletes and the cursor come with the last chunk

@@ -28,6 +28,7 @@ from techhub_lake.gold.assets import build_gold_assets
 from techhub_lake.gold.marts import FUNNEL
 from techhub_lake.gold.store import gold_key
 from techhub_lake.quality.checks import build_quality_checks
+from techhub_lake.quality.coverage import build_coverage_checks
 from techhub_lake.quality.report import build_dq_report_asset
 from techhub_lake.resources import build_resources
 from techhub_lake.settings import CATALOG_ENV, EXECUTOR_ENV
@@ -67,7 +68,7 @@ def build_definitions(catalog: Catalog, resources: dict | None = None) -> dg.Def
     deadlines = partition_deadline_checks(assets, catalog)
     return dg.Definitions(
         assets=apply_policies(assets, catalog, skip_conditions={gold_key(FUNNEL)}),
-        asset_checks=[*deadlines, *build_quality_checks(catalog)],
+        asset_checks=[*deadlines, *build_coverage_checks(assets, catalog), *build_quality_checks(catalog)],
         sensors=[
             build_source_change_sensor(catalog),
             build_funnel_sensor(catalog),

@@ -36,6 +36,7 @@ def recent_catalog(tmp_path: Path) -> str:
     return catalog_starting(tmp_path, "2026-11-15", "recent.yaml").path
 
 
+@pytest.mark.slow
 def test_source_lifecycle_through_the_cli(state):
     init = run(["source", "init", "--scale", "0.002", "--seed", "5"], state)
     assert init.returncode == 0, init.stderr
@@ -70,6 +71,7 @@ def test_source_lifecycle_through_the_cli(state):
     assert gone.stderr.strip() == "Error: no embedded source is running: run `techhub-lake source init`"
 
 
+@pytest.mark.slow
 def test_demo_without_ui_fills_refreshes_and_stops_the_server(state, recent_catalog):
     demo = run(["demo", "--no-ui", "--scale", "0.002", "--seed", "9"], state, TECHHUB_CATALOG=recent_catalog)
     assert demo.returncode == 0, demo.stderr
@@ -108,6 +110,7 @@ def test_bad_flag_is_rejected(state):
     assert "Invalid value for '--scale'" in out.stderr
 
 
+@pytest.mark.slow
 def test_demo_opens_the_ui_with_every_bronze_asset_and_ctrl_c_stops_everything(state, recent_catalog):
     import signal
     import time

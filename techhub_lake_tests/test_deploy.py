@@ -16,6 +16,8 @@ import yaml
 
 from techhub_lake.automation.instance import EVENT_SWITCHES
 
+pytestmark = pytest.mark.slow  # an end-to-end run of the lake: the full suite, not the fast tier
+
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "techhub_lake"
 COMPOSE = REPO / "docker-compose.yml"

@@ -26,6 +26,8 @@ from techhub_lake_tests.dagster_services import (
     webserver_command,
 )
 
+pytestmark = pytest.mark.slow  # an end-to-end run of the lake: the full suite, not the fast tier
+
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HISTORY_START = "2026-06-01"

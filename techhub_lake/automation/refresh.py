@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from techhub_lake.automation.errors import RefreshFailed
+from techhub_lake.automation.interrupts import stop_requested, watch_stop_signals
 from techhub_lake.automation.recovery import (
     fail_dead_runs,
     free_slots_of_finished_runs,
@@ -66,6 +67,9 @@ def selected_materializable_keys(defs: dg.Definitions, selection: str | None) ->
             reason = _first_lines(str(exc))
             raise ValueError(f"--select {selection!r} is not an asset selection this lake resolves ({reason}); "
                              "e.g. key:bronze/core/city, group:silver, key:silver/*") from None
+        if not keys:  # a typo must not look like a lake that is up to date
+            raise ValueError(f"--select {selection!r} matches no asset of this lake; the asset keys are as the UI "
+                             "shows them, e.g. key:bronze/core/city, group:silver, key:silver/*")
     return [key for key in graph.toposorted_asset_keys if key in keys]
 
 
@@ -194,6 +198,7 @@ def refresh_lake(
 
         defs, catalog = defs or definitions.defs, catalog or definitions.catalog
     instance = instance or dg.DagsterInstance.get()
+    watch_stop_signals()
     fail_dead_runs(instance, echo)  # a killed earlier run must not hold the source pool forever
     layers = refresh_layers(defs, selection)
     if not layers:
@@ -211,10 +216,14 @@ def refresh_lake(
         for run in plan_layer(defs, catalog, instance, [key for key in keys if key not in blocked], lake=lake):
             done.append(run)
             try:
-                _execute(run, defs, instance, reconcile, checks, echo, len(done))
+                execute_run(run, defs, instance, echo, len(done), reconcile=reconcile, checks=checks)
             except RunFailed as failure:
+                if stop_requested():
+                    raise KeyboardInterrupt("stopped by Ctrl-C or SIGTERM") from None
                 echo(f"  failed: {failure}")
                 failures.append(failure)
+            if stop_requested():  # the signal landed in a run that finished anyway (a retried step)
+                raise KeyboardInterrupt("stopped by Ctrl-C or SIGTERM")
     if failures:
         names = sorted({key.to_user_string() for failure in failures for key in failure.assets})
         skipped_names = sorted(key.to_user_string() for key in skipped - {k for f in failures for k in f.assets})
@@ -305,9 +314,10 @@ def _materialize(assets: list[dg.AssetsDefinition], selection, instance: dg.Dags
     return result
 
 
-def _execute(run: RefreshRun, defs: dg.Definitions, instance: dg.DagsterInstance, reconcile: bool, checks: bool,
-             echo: Callable[[str], None], number: int) -> None:
-    """One run of a refresh, in process, recorded on the instance like any other run.
+def execute_run(run: RefreshRun, defs: dg.Definitions, instance: dg.DagsterInstance, echo: Callable[[str], None],
+                number: int, *, reconcile: bool = False, checks: bool = True) -> None:
+    """One run of a refresh (or a rebuild), in process, recorded on the instance like any other run;
+    ``RunFailed`` naming its assets and the cause when it fails.
 
     The checks of a run over several partitions run in a second run, on the range's last partition:
     Dagster records a planned check evaluation per partition of a run, ~2,900 rows per check on a

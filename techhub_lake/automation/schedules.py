@@ -19,13 +19,13 @@ def build_schedules(catalog: Catalog) -> list[dg.ScheduleDefinition]:
     (primary keys for deletes, row hashes for changes that did not move ``updated_at``), and the
     daily quality report."""
     full = [bronze_key(t) for t in catalog.lake_tables if t.partitioning == Partitioning.SNAPSHOT]
-    incremental = [t for t in catalog.lake_tables if t.strategy == Strategy.INCREMENTAL]
+    incremental = [t for t in catalog.lake_tables if t.strategy in (Strategy.INCREMENTAL, Strategy.APPEND)]
     reconciliation = dg.define_asset_job(
         name="nightly_reconciliation",
         selection=dg.AssetSelection.assets(*(silver_key(t) for t in incremental)),
         config={"ops": {silver_op_name(t): {"config": {"reconcile": True}} for t in incremental}},
         tags={"techhub/trigger": "nightly_reconciliation"},
-        description="Silver current state of every incremental table, checked row by row against the source.",
+        description="Silver current state of every incremental table checked row by row against the source, and of every append-only table key by key.",
     )
     return [
         dg.ScheduleDefinition(

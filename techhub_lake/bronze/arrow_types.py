@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 _SCALARS: dict[str, pa.DataType] = {
     "int2": pa.int16(),
@@ -132,15 +133,26 @@ def _plain(array: pa.Array) -> pa.Array:
     # The driver tags json, numeric and uuid with extension types; bronze stores their storage.
     if isinstance(array, pa.ChunkedArray):
         return pa.chunked_array([_plain(chunk) for chunk in array.chunks], type=_plain_type(array.type))
-    if isinstance(array.type, pa.ExtensionType):
+    if isinstance(array.type, pa.BaseExtensionType):
         return _plain(array.storage)
-    if pa.types.is_list(array.type) and isinstance(array.type.value_type, pa.ExtensionType):
+    if pa.types.is_list(array.type) and isinstance(array.type.value_type, pa.BaseExtensionType):
         return pa.ListArray.from_arrays(array.offsets, _plain(array.values), mask=array.is_null())
     return array
 
 
 def _plain_type(data_type: pa.DataType) -> pa.DataType:
-    return data_type.storage_type if isinstance(data_type, pa.ExtensionType) else data_type
+    return data_type.storage_type if isinstance(data_type, pa.BaseExtensionType) else data_type
+
+
+# PostgreSQL's numeric also holds NaN and ±Infinity, which no decimal can: bronze stores them as NULL.
+_NOT_DECIMAL = pa.array(["nan", "infinity", "-infinity", "inf", "-inf"])
+
+
+def _to_decimal(text: pa.Array, decimal: pa.DataType) -> pa.Array:
+    special = pc.is_in(pc.utf8_lower(text), value_set=_NOT_DECIMAL)
+    if pc.any(special).as_py():
+        text = pc.if_else(special, pa.scalar(None, text.type), text)
+    return text.cast(decimal)
 
 
 def normalize_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
@@ -148,5 +160,10 @@ def normalize_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     arrays = []
     for field, array in zip(schema, batch.columns, strict=True):
         plain = _plain(array)
-        arrays.append(plain if plain.type == field.type else plain.cast(field.type))
+        if plain.type == field.type:
+            arrays.append(plain)
+        elif pa.types.is_decimal(field.type) and (pa.types.is_string(plain.type) or pa.types.is_large_string(plain.type)):
+            arrays.append(_to_decimal(plain, field.type))
+        else:
+            arrays.append(plain.cast(field.type))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)

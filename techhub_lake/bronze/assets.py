@@ -25,6 +25,7 @@ from techhub_lake.bronze.metadata_log import (
 )
 from techhub_lake.bronze.specs import bronze_key, bronze_spec
 from techhub_lake.catalog import Catalog, CatalogError, CatalogTable
+from techhub_lake.faults import fault_point
 from techhub_lake.lake.layout import EXTRACTION_LOGS, SCHEMA_VERSIONS, bronze_table_dir
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.metadata import column_schema, markdown_table
@@ -146,6 +147,7 @@ def extract_and_record(url: str, lake: LakeFiles, table: CatalogTable, catalog: 
         except Exception as log_exc:  # the lake may be what failed; the run's own error matters more
             log(f"could not record the failed extraction: {log_exc}")
         raise
+    fault_point("bronze.log")  # files published, the extraction not yet logged
     version = record_schema_version(lake, table.name, extraction.columns, run_id)
     if version.is_new and version.version > 1:
         log(f"{table.name}: schema changed, now version {version.version}")
@@ -174,9 +176,12 @@ def materialize_bronze(context: dg.AssetExecutionContext, table: CatalogTable, c
             on_batch=lambda batches, rows: batches % 50 == 0 and context.log.info(f"{rows:,} rows read"))
     except (CatalogError, SourceRefused) as exc:  # the same on every retry: fail at once, saying why
         raise dg.Failure(description=str(exc), allow_retries=False) from None
+    except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):  # a stop is not a failure to retry
+        raise dg.Failure(description="interrupted by Ctrl-C or SIGTERM", allow_retries=False) from None
     shared, per_day = bronze_metadata(extraction, version, lake, days)
     for partition_key, metadata in per_day.items():
         context.add_asset_metadata(metadata, partition_key=partition_key)
+    fault_point("bronze.materialized")  # in the lake; Dagster has yet to record the partitions
     return dg.MaterializeResult(metadata=shared)
 
 

@@ -37,7 +37,9 @@ from techhub_lake.bronze.arrow_types import (
     normalize_batch,
 )
 from techhub_lake.catalog import CatalogError, CatalogTable, Strategy
+from techhub_lake.faults import fault_point
 from techhub_lake.lake.layout import bronze_file, bronze_table_dir
+from techhub_lake.lake.maintenance import remove_debris
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.source.connection import (
     SourceRefused,
@@ -293,6 +295,7 @@ class _DayFile:
                                             use_dictionary=self._dictionary)
         if batches:
             self._writer.write_table(pa.Table.from_batches(batches, schema=self._schema))
+            fault_point("bronze.write")  # a temporary file half written
 
     def _publish(self, batches: list[pa.RecordBatch]) -> WrittenFile:
         try:
@@ -382,6 +385,7 @@ def extract_days(
     if not days or not table.watermark:
         raise ValueError(f"extract_days needs days and a watermark ({table.name})")
     started = dt.datetime.now(dt.UTC)
+    remove_debris(lake, bronze_table_dir(table))  # what a killed earlier write of this table left
     with arrow_snapshot(url, application_name=application_name, statement_timeout_ms=statement_timeout_ms) as cur:
         plan = _read_plan(cur, table, catalog_path)
         columns, schema, select, dictionary = plan.columns, plan.schema, plan.select, plan.dictionary
@@ -420,6 +424,7 @@ def extract_days(
                         current.add(batch.slice(lo, hi - lo))
                 if on_batch is not None:
                     on_batch(batches, extraction.rows)
+                fault_point("bronze.batch")  # mid-stream: the source's transaction is open
             if current is not None:
                 current.publish()
                 current = None
@@ -454,6 +459,7 @@ def extract_snapshot(
     """Copy the whole table, in key order, into the snapshot file of ``day`` (an empty table gives
     an empty file: the snapshot says the table was empty that day)."""
     started = dt.datetime.now(dt.UTC)
+    remove_debris(lake, bronze_table_dir(table))  # what a killed earlier write of this table left
     with arrow_snapshot(url, application_name=application_name, statement_timeout_ms=statement_timeout_ms) as cur:
         plan = _read_plan(cur, table, catalog_path)
         schema = plan.schema
@@ -495,8 +501,10 @@ def read_rows_by_key(cur, table: CatalogTable, catalog_path: str, keys: list) ->
     return pa.Table.from_batches(batches, schema=plan.schema)
 
 
-def source_row_hashes(cur, table: CatalogTable) -> pa.Table:
-    """Every key of the table with the md5 of its row, computed in PostgreSQL: only hashes cross the wire."""
+def source_row_hashes(cur, table: CatalogTable, *, hashes: bool = True) -> pa.Table:
+    """Every key of the table with the md5 of its row, computed in PostgreSQL: only hashes cross the
+    wire. Without ``hashes``, the keys alone (append-only rows never change: only missing keys matter)."""
     (key,) = table.primary_key
-    cur.execute(f'SELECT "{key}", {ROW_MD5_SQL} AS {SOURCE_MD5} FROM {table.qualified_name} AS t')
+    hashed = f", {ROW_MD5_SQL} AS {SOURCE_MD5}" if hashes else ""
+    cur.execute(f'SELECT "{key}"{hashed} FROM {table.qualified_name} AS t')
     return cur.fetch_arrow_table()

@@ -7,6 +7,7 @@ import dagster as dg
 from techhub_lake.bronze.partitions import partitions_for
 from techhub_lake.catalog import Catalog, CatalogTable
 from techhub_lake.catalog.model import format_duration
+from techhub_lake.lake.layout import bronze_table_dir, table_path_metadata
 
 BRONZE_GROUP = "bronze"
 
@@ -43,7 +44,7 @@ def bronze_spec(table: CatalogTable, catalog: Catalog) -> dg.AssetSpec:
         group_name=BRONZE_GROUP,
         description=f"Raw `{table.name}` ({table.strategy.value} load) as Parquet. {table.description}".strip(),
         partitions_def=partitions_for(table, catalog),
-        metadata=catalog_metadata(table),
+        metadata=catalog_metadata(table) | table_path_metadata(bronze_table_dir(table)),
         kinds={"postgres", "parquet"},
         tags={"strategy": table.strategy.value, "priority": table.priority, "module": table.module},
     )

@@ -13,6 +13,7 @@ from techhub_lake.cli.lake_commands import (
     catalog_group,
     demo_command,
     instance_group,
+    rebuild_command,
     refresh_command,
     ui_command,
 )
@@ -47,6 +48,7 @@ cli.add_command(catalog_group)
 cli.add_command(instance_group)
 cli.add_command(quality_group)
 cli.add_command(refresh_command)
+cli.add_command(rebuild_command)
 cli.add_command(ui_command)
 cli.add_command(demo_command)
 

@@ -79,6 +79,22 @@ def refresh_command(selection: str | None, reconcile: bool, skip_checks: bool) -
     refresh_lake(selection, echo=click.echo, reconcile=reconcile, checks=not skip_checks)
 
 
+@click.command("rebuild")
+@click.argument("asset")
+@click.option("--reextract", is_flag=True,
+              help="Extract the table's bronze history again first (every partition, one run).")
+def rebuild_command(asset: str, reextract: bool) -> None:
+    """Rebuild a broken or obsolete lake table from what is upstream of it: ASSET is an asset key
+    (silver/account/user) or the table's path as errors print it (silver/techhub/account/user)."""
+    from techhub_lake import definitions
+    from techhub_lake.automation.rebuild import rebuild_asset
+    from techhub_lake.automation.refresh import lake_files
+
+    lake_files(definitions.defs)  # a wrong lake root fails here, in one line, before anything starts
+    prepare_dagster_home()
+    rebuild_asset(asset, reextract=reextract, echo=click.echo)
+
+
 def start_dagster_ui(port: int) -> subprocess.Popen:
     """Start ``dagster dev`` on 127.0.0.1:``port`` in its own process group (stop it with ``stop_dagster_ui``)."""
     prepare_dagster_home()

@@ -24,6 +24,7 @@ from techhub_lake.gold.store import (
     write_mart,
 )
 from techhub_lake.gold.techpark import DQ_METRICS, TECHPARK_MARTS
+from techhub_lake.lake.layout import table_path_metadata
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.metadata import column_schema, markdown_table
 from techhub_lake.resources import LakeStorage
@@ -75,6 +76,7 @@ def _spec(spec: MartSpec, catalog: Catalog) -> dg.AssetSpec:
         metadata={
             "key": ", ".join(spec.key),
             "dagster/column_schema": column_schema(((c, "") for c in spec.columns), spec.columns),
+            **table_path_metadata(gold_path(spec.name, spec.domain)),
         },
     )
 

@@ -11,6 +11,7 @@ import polars as pl
 from deltalake import CommitProperties, write_deltalake
 
 from techhub_lake.catalog import Catalog
+from techhub_lake.faults import fault_point
 from techhub_lake.gold.marts import MartSpec
 from techhub_lake.lake.delta import open_delta, scan_delta
 from techhub_lake.lake.storage import LakeFiles
@@ -81,6 +82,7 @@ def write_mart(lake: LakeFiles, spec: MartSpec, rows: pl.DataFrame, run_id: str,
     see the previous version until it lands); returns the new version."""
     uri = lake.uri(gold_path(spec.name, spec.domain))
     properties = CommitProperties(custom_metadata={"techhub.run_id": run_id})
+    fault_point("gold.write")
     if predicate is None:
         write_deltalake(uri, rows.to_arrow(), mode="overwrite", schema_mode="overwrite",
                         storage_options=lake.storage_options(), commit_properties=properties)

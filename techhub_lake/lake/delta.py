@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import polars as pl
 from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from techhub_lake.lake.storage import LakeFiles
 
 
+class BrokenTable(RuntimeError):
+    """A lake table whose Delta log cannot be read (a commit file lost, a corrupt checkpoint): one
+    line naming the table and the remedy, which is to rebuild it from what is upstream of it."""
+
+
 def open_delta(lake: LakeFiles, relative: str) -> DeltaTable | None:
-    """A Delta table of the lake, or None if it does not exist yet."""
+    """A Delta table of the lake, or None if it does not exist yet; ``BrokenTable`` if its log is broken."""
     try:
         return DeltaTable(lake.uri(relative), storage_options=lake.storage_options())
     except TableNotFoundError:
         return None
+    except DeltaError as exc:
+        reason = " ".join(str(exc).split())
+        reason = reason if len(reason) <= 160 else reason[:160] + "…"
+        raise BrokenTable(f"the lake table {lake.uri(relative)} cannot be read ({reason}); rebuild it from "
+                          f"bronze: techhub-lake rebuild {relative}") from None
 
 
 def read_delta(lake: LakeFiles, relative: str) -> pl.DataFrame | None:

@@ -6,20 +6,24 @@ directory grows with files no reader needs, and a silver table merged many times
 small files. Compaction is delta-rs's OPTIMIZE; removal of unreferenced files is its VACUUM, with a
 retention (``VACUUM_RETENTION``) far longer than any read of the lake runs, so a reader still on an
 older version never loses a file. A write killed half-way leaves a hidden ``.<name>.tmp-<uuid>``
-file (``LakeFiles.atomic_writer``): one older than ``DEBRIS_AGE`` belongs to no live write.
+file (``LakeFiles.atomic_writer``): one older than ``DEBRIS_AGE``, or whose writer (named in it) is a
+process of this host that is gone, belongs to no live write. Every table gets a Delta checkpoint,
+so its state no longer depends on the older commit files.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import posixpath
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import psutil
 import pyarrow.fs as pafs
 
 from techhub_lake.lake.delta import open_delta
-from techhub_lake.lake.storage import LakeFiles
+from techhub_lake.lake.storage import TEMPORARY_MARK, LakeFiles
 
 VACUUM_RETENTION = dt.timedelta(days=7)
 DEBRIS_AGE = dt.timedelta(hours=6)
@@ -59,22 +63,38 @@ def upkeep_table(lake: LakeFiles, path: str, retention: dt.timedelta = VACUUM_RE
         table = open_delta(lake, path)
     removed = table.vacuum(retention_hours=int(retention.total_seconds() // 3600), dry_run=False,
                            enforce_retention_duration=False)
+    table.create_checkpoint()  # readers start from here: a lost older commit file no longer matters
     return TableUpkeep(path, before, len(table.file_uris()), compacted, len(removed))
+
+
+def writer_gone(temporary: str, written: dt.datetime) -> bool:
+    """Whether the process that wrote a temporary file (its name carries host and pid) is a process
+    of this host that no longer runs it: gone, a zombie, or its pid reused by a later process."""
+    _, _, owner = temporary.rpartition(TEMPORARY_MARK)
+    parts = owner.split("~")
+    if len(parts) != 3 or parts[1] != socket.gethostname() or not parts[2].isdigit():
+        return False  # another machine's write (or an old name): only its age tells
+    try:
+        process = psutil.Process(int(parts[2]))
+        return process.status() == psutil.STATUS_ZOMBIE or process.create_time() > written.timestamp() + 1
+    except psutil.NoSuchProcess:
+        return True
 
 
 def remove_debris(lake: LakeFiles, under: str, older_than: dt.timedelta = DEBRIS_AGE,
                   now: dt.datetime | None = None) -> list[str]:
-    """Delete the temporary files of writes that never finished (hidden ``.tmp-`` files older than
-    ``older_than``); the paths removed, relative to the root."""
+    """Delete the temporary files of writes that never finished: hidden ``.tmp-`` files older than
+    ``older_than``, or written by a process of this host that is gone. The paths removed, relative
+    to the root. The lake upkeep runs it over the lake; every extraction over its table's directory."""
     now = now or dt.datetime.now(dt.UTC)
     selector = pafs.FileSelector(lake.path(under), recursive=True, allow_not_found=True)
     prefix = lake.base + "/"
     removed = []
     for info in lake.fs.get_file_info(selector):
         name = posixpath.basename(info.path)
-        if info.type == pafs.FileType.File and name.startswith(".") and ".tmp-" in name:
+        if info.type == pafs.FileType.File and name.startswith(".") and TEMPORARY_MARK in name:
             mtime = info.mtime if info.mtime.tzinfo else info.mtime.replace(tzinfo=dt.UTC)
-            if now - mtime > older_than:
+            if now - mtime > older_than or writer_gone(name, mtime):
                 lake.fs.delete_file(info.path)
                 removed.append(info.path.removeprefix(prefix))
     return removed

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import posixpath
+import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +20,17 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
+
+from techhub_lake.faults import fault_point
+
+TEMPORARY_MARK = ".tmp-"
+
+
+def temporary_name(name: str) -> str:
+    """The hidden name a file is written under before it is published: ``.<name>.tmp-<uuid>~<host>~<pid>``.
+    Readers skip it; the writer's host and pid let the next write of the table tell a killed
+    write's debris from a live one (``lake.maintenance.remove_debris``)."""
+    return f".{name}{TEMPORARY_MARK}{uuid.uuid4().hex}~{socket.gethostname()}~{os.getpid()}"
 
 
 @dataclass(frozen=True)
@@ -130,12 +143,23 @@ class LakeFiles:
         self.fs.delete_file(self.path(relative))
         return True
 
+    def delete_dir(self, relative: str) -> bool:
+        """Remove a directory and everything under it (a table being rebuilt); a Delta table's log
+        goes first, so an interrupted removal never leaves a log pointing at missing files."""
+        if self.fs.get_file_info(self.path(relative)).type != pafs.FileType.Directory:
+            return False
+        log = posixpath.join(self.path(relative), "_delta_log")
+        if self.fs.get_file_info(log).type == pafs.FileType.Directory:
+            self.fs.delete_dir(log)
+        self.fs.delete_dir(self.path(relative))
+        return True
+
     @contextlib.contextmanager
     def atomic_writer(self, relative: str) -> Iterator[pafs.NativeFile]:
         """Yield a stream for ``relative``; the file appears under its name only if the block succeeds."""
         final = self.path(relative)
         directory, name = posixpath.split(final)
-        temporary = posixpath.join(directory, f".{name}.tmp-{uuid.uuid4().hex}")
+        temporary = posixpath.join(directory, temporary_name(name))
         if not self.is_s3 and directory not in self._made_dirs:
             self.fs.create_dir(directory, recursive=True)
             self._made_dirs.add(directory)
@@ -143,6 +167,7 @@ class LakeFiles:
         try:
             yield stream
             stream.close()
+            fault_point("lake.publish")  # written in full, not yet under its name
             self.fs.move(temporary, final)
         except BaseException:
             with contextlib.suppress(Exception):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 from pydantic import Field
 
@@ -33,6 +35,9 @@ class LakeStorage(dg.ConfigurableResource):
             raise LakeUnavailable(str(exc)) from None
         if lake.is_s3:
             self._check_bucket(lake.base.split("/", 1)[0])
+        elif Path(lake.base).exists() and not Path(lake.base).is_dir():
+            raise LakeUnavailable(f"lake root {self.root!r} is a file, not a directory: set TECHHUB_LAKE_ROOT to a "
+                                  "directory (created if missing) or s3://bucket[/prefix]")
         return lake
 
     def _check_bucket(self, bucket: str) -> None:

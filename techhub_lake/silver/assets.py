@@ -9,9 +9,11 @@ from pydantic import Field
 from techhub_lake.bronze.assets import SOURCE_POOL, SOURCE_RETRY
 from techhub_lake.bronze.specs import bronze_key
 from techhub_lake.catalog import Catalog, CatalogTable, Partitioning
-from techhub_lake.lake.delta import open_delta
+from techhub_lake.lake.delta import BrokenTable, open_delta
+from techhub_lake.lake.layout import table_path_metadata
 from techhub_lake.metadata import column_schema
 from techhub_lake.resources import LakeStorage, SourceDatabase
+from techhub_lake.silver.bronze_changes import CorruptBronzeFile
 from techhub_lake.silver.children import CHILD_TABLES, ChildTable
 from techhub_lake.silver.current_state import (
     SILVER_ROOT,
@@ -20,6 +22,7 @@ from techhub_lake.silver.current_state import (
     silver_table_path,
 )
 from techhub_lake.silver.reconcile import reconcile_current_state
+from techhub_lake.silver.schema_drift import SchemaDrift
 from techhub_lake.silver.transforms import quality_counts
 from techhub_lake.source.connection import SourceRefused
 
@@ -42,7 +45,8 @@ def silver_spec(table: CatalogTable) -> dg.AssetSpec:
         description=f"Current state of `{table.name}`: one row per {', '.join(table.primary_key)}, {how}.",
         kinds={"delta", "polars"},
         tags={"module": table.module, "strategy": table.strategy.value},
-        metadata={"primary_key": ", ".join(table.primary_key), "source_table": f"{table.source_schema}.{table.name}"},
+        metadata={"primary_key": ", ".join(table.primary_key), "source_table": f"{table.source_schema}.{table.name}",
+                  **table_path_metadata(silver_table_path(table))},
     )
 
 
@@ -62,11 +66,19 @@ def merge_metadata(outcome: MergeOutcome, uri: str) -> dict[str, dg.MetadataValu
         metadata["delta_version"] = dg.MetadataValue.int(outcome.version)
     if outcome.schema is not None:
         metadata["dagster/column_schema"] = column_schema((f.name, f.type) for f in outcome.schema)
+    if outcome.widened:  # a source column changed type: silver now holds it in a wider one
+        metadata["schema_widened"] = dg.MetadataValue.text("; ".join(outcome.widened))
     for name, count in sorted(outcome.quality.items()):
         metadata[f"quality/{name}"] = dg.MetadataValue.int(count)
     if outcome.cursor is not None:
         metadata["bronze_cursor"] = dg.MetadataValue.timestamp(outcome.cursor)
     return metadata
+
+
+def schema_drift_remedy(key: dg.AssetKey) -> str:
+    """What to do when a source column's new type has nothing in common with its old one."""
+    return (f"re-extract the table's history in the new type and rebuild silver from it "
+            f"(techhub-lake rebuild {key.to_user_string()} --reextract), or change the column back in the source")
 
 
 class SilverRefreshConfig(dg.Config):
@@ -95,8 +107,18 @@ def build_silver_asset(table: CatalogTable, catalog: Catalog) -> dg.AssetsDefini
         try:
             outcome = merge_current_state(url, files, table, run_id=context.run.run_id,
                                           statement_timeout_ms=source.statement_timeout_ms)
-        except SourceRefused as exc:  # the same on every retry: fail at once, saying why
+        except (SourceRefused, BrokenTable) as exc:  # the same on every retry: fail at once, saying why
             raise dg.Failure(description=str(exc), allow_retries=False) from None
+        except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):  # a stop is not a failure to retry
+            raise dg.Failure(description="interrupted by Ctrl-C or SIGTERM", allow_retries=False) from None
+        except CorruptBronzeFile as exc:
+            again = (f"dagster asset materialize -m techhub_lake.definitions --select {bronze_key(table).to_user_string()}"
+                     + (f" --partition {exc.day.isoformat()}" if exc.day and table.partitioning == Partitioning.DAILY else ""))
+            raise dg.Failure(description=f"{exc}; extract it again: {again}", allow_retries=False) from None
+        except SchemaDrift as exc:
+            raise dg.Failure(description=f"{exc}: {schema_drift_remedy(context.asset_key)}", allow_retries=False) from None
+        if outcome.widened:
+            context.log.warning(f"{table.name}: source column type changed, silver widened {'; '.join(outcome.widened)}")
         context.log.info(f"{table.name}: +{outcome.inserted} ~{outcome.updated} -{outcome.deleted}, {outcome.rows} rows")
         metadata = merge_metadata(outcome, files.uri(silver_table_path(table)))
         if config.reconcile:
@@ -128,6 +150,7 @@ def build_child_asset(child: ChildTable, catalog: Catalog) -> dg.AssetsDefinitio
         description=child.description,
         kinds={"delta", "polars"},
         tags={"module": child.module},
+        metadata=table_path_metadata(f"{SILVER_ROOT}/{child.module}/{child.name}"),
     )
     relative = f"{SILVER_ROOT}/{child.module}/{child.name}"
 

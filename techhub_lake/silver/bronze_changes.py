@@ -12,12 +12,15 @@ import posixpath
 from dataclasses import dataclass
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 
 from techhub_lake.bronze.metadata_log import read_extraction_logs
 from techhub_lake.catalog import CatalogTable, Partitioning
 from techhub_lake.lake.layout import bronze_file, bronze_table_dir
 from techhub_lake.lake.storage import FileStat, LakeFiles
+from techhub_lake.silver.schema_drift import unify_frames
 
 EXTRACTED_AT = "_extracted_at"
 _FILE = "_bronze_file"
@@ -93,14 +96,49 @@ def read_bronze(lake: LakeFiles, files: list[str], stats: dict[str, FileStat] | 
     from one listing of the table's directory (``stats``, when the caller has listed it already),
     not a request per file.
     """
-    paths = [lake.path(f) for f in files]
-    unified = pads.FileSystemDatasetFactory(lake.fs, paths, pads.ParquetFileFormat()).inspect(
-        promote_options="permissive", fragments=None)
     if not files:
-        return pl.from_arrow(unified.empty_table()).with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias(EXTRACTED_AT))
-    stats = stats if stats is not None else lake.file_stats(table_directory(files))
+        return pl.DataFrame(schema={EXTRACTED_AT: pl.Datetime("us", "UTC")})
+    try:
+        try:
+            schema = _unified_schema(lake, files)
+        except (pa.ArrowTypeError, pa.ArrowInvalid):  # a column changed type between files: see schema_drift
+            return _read_drifted(lake, files, stats)
+        stats = stats if stats is not None else lake.file_stats(table_directory(files))
+        return _scan(lake, files, schema, stats)
+    except (pa.ArrowException, pl.exceptions.PolarsError, OSError):
+        _raise_if_corrupt(lake, files)
+        raise
+
+
+class CorruptBronzeFile(ValueError):
+    """A bronze file that is not readable Parquet (truncated, overwritten): one line naming it."""
+
+    def __init__(self, message: str, day: dt.date | None) -> None:
+        super().__init__(message)
+        self.day = day
+
+
+def _raise_if_corrupt(lake: LakeFiles, files: list[str]) -> None:
+    """After a failed read: the first file whose Parquet footer does not parse, as ``CorruptBronzeFile``."""
+    for f in files:
+        try:
+            with lake.fs.open_input_file(lake.path(f)) as handle:
+                pq.read_metadata(handle)
+        except (pa.ArrowException, OSError) as exc:
+            name = posixpath.basename(f)
+            day = dt.datetime.strptime(name[5:13], "%Y%m%d").date() if name.startswith("data_") else None
+            reason = " ".join(str(exc).split())[:160]
+            raise CorruptBronzeFile(f"bronze file {lake.uri(f)} is not readable Parquet ({reason})", day) from None
+
+
+def _unified_schema(lake: LakeFiles, files: list[str]) -> pl.Schema:
+    unified = pads.FileSystemDatasetFactory(lake.fs, [lake.path(f) for f in files], pads.ParquetFileFormat()).inspect(
+        promote_options="permissive", fragments=None)
+    return pl.from_arrow(unified.empty_table()).schema
+
+
+def _scan(lake: LakeFiles, files: list[str], schema: pl.Schema, stats: dict[str, FileStat]) -> pl.DataFrame:
     mtimes = {lake.uri(f): stat.mtime for f, stat in stats.items()}
-    schema = pl.from_arrow(unified.empty_table()).schema
     return (
         pl.scan_parquet([lake.uri(f) for f in files], schema=schema, missing_columns="insert",
                         include_file_paths=_FILE, storage_options=lake.object_store_options() or None)
@@ -108,3 +146,18 @@ def read_bronze(lake: LakeFiles, files: list[str], stats: dict[str, FileStat] | 
         .drop(_FILE)
         .collect()
     )
+
+
+def _read_drifted(lake: LakeFiles, files: list[str], stats: dict[str, FileStat] | None) -> pl.DataFrame:
+    """Bronze files whose column types disagree (the source changed a column's type): each group of
+    files with one schema is read on its own, then the groups are unified, oldest first, by
+    ``unify_frames`` (each column widened to a type that holds every group's values)."""
+    directory = table_directory(files)
+    stats = stats if stats is not None else lake.file_stats(directory)
+    groups: dict[pa.Schema, list[str]] = {}
+    for f in files:  # a footer read per file: only when the fast path found types that disagree
+        with lake.fs.open_input_file(lake.path(f)) as handle:
+            groups.setdefault(pq.read_schema(handle).remove_metadata(), []).append(f)
+    ordered = sorted(groups.values(), key=lambda group: max(stats[f].mtime for f in group if f in stats))
+    frames = [_scan(lake, group, _unified_schema(lake, group), stats) for group in ordered]
+    return unify_frames(frames, where=f"bronze {directory}")

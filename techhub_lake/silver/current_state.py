@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import CommitProperties, write_deltalake
+from deltalake import CommitProperties, DeltaTable, write_deltalake
 
 from techhub_lake.bronze.extract import arrow_snapshot
 from techhub_lake.bronze.metadata_log import latest_bronze_schema
 from techhub_lake.catalog import CatalogTable, Partitioning
+from techhub_lake.faults import fault_point
 from techhub_lake.lake.delta import open_delta
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.silver.bronze_changes import (
@@ -30,11 +31,13 @@ from techhub_lake.silver.bronze_changes import (
     read_bronze,
     table_directory,
 )
+from techhub_lake.silver.schema_drift import cast_to, type_changes
 from techhub_lake.silver.transforms import enrich, quality_counts
 
 SILVER_ROOT = "silver/techhub"
 TOMBSTONES = f"{SILVER_ROOT}/_tombstones"
 CURSOR_KEY = "techhub.bronze_cursor"
+WIDENED_KEY = "techhub.widened_columns"
 DELETED = "_deleted"
 ROW_HASH = "_row_hash"  # of the source columns: an unchanged row re-extracted is not rewritten
 # What one merge reads at a time: bounds memory on a first load of any size (Parquet expands ~5-10x
@@ -65,6 +68,7 @@ class MergeOutcome:
     replaced: bool = False
     quality: dict[str, int] = field(default_factory=dict)
     schema: pa.Schema | None = None
+    widened: list[str] = field(default_factory=list)  # columns whose type silver widened ("col: old + new -> type")
 
 
 def silver_cursor(lake: LakeFiles, table: CatalogTable) -> dt.datetime | None:
@@ -134,6 +138,7 @@ def _merge(lake: LakeFiles, path: str, table: CatalogTable, source: pl.DataFrame
                         mode="error", storage_options=lake.storage_options(),
                         commit_properties=CommitProperties(custom_metadata=metadata))
         return {"num_target_rows_inserted": int(pc.sum(pc.invert(arrow[DELETED])).as_py() or 0)}
+    fault_point("silver.merge")
     return (
         delta.merge(arrow, predicate=_key_predicate(table), source_alias="s", target_alias="t", merge_schema=True,
                     commit_properties=CommitProperties(custom_metadata=metadata))
@@ -189,6 +194,9 @@ def apply_changes(lake: LakeFiles, path: str, table: CatalogTable, upserts: pl.D
     """Upsert rows and delete keys in one MERGE (one commit, with the cursor if given); log the deletes."""
     parts = []
     target = open_delta(lake, path)
+    if target is not None and upserts is not None and upserts.height:
+        upserts = _widen_for(lake, path, target, upserts, outcome)
+        target = open_delta(lake, path)
     if target is not None and gone.height:  # tombstone rows carry every column (as NULL) for the MERGE
         parts.append(pl.from_arrow(target.to_pyarrow_dataset().schema.empty_table())
                      .with_columns(pl.lit(False).alias(DELETED)))
@@ -203,6 +211,26 @@ def apply_changes(lake: LakeFiles, path: str, table: CatalogTable, upserts: pl.D
         outcome.deleted += metrics.get("num_target_rows_deleted", 0)
     if gone.height:
         _log_tombstones(lake, table, gone, run_id)
+
+
+def _widen_for(lake: LakeFiles, path: str, target: DeltaTable, upserts: pl.DataFrame, outcome: MergeOutcome) -> pl.DataFrame:
+    """``upserts`` cast to the silver table's column types, after widening the table where a
+    source column changed type (``schema_drift``). delta-rs has no ALTER COLUMN TYPE, so a widened
+    table is rewritten once, in one overwrite commit: readers see the old table or the new one,
+    and time travel keeps the old."""
+    existing = pl.from_arrow(target.to_pyarrow_dataset().schema.empty_table()).schema
+    changes = type_changes(existing, upserts.schema, where=f"silver {path}")
+    if not changes:
+        return upserts
+    grown = {c.column: c.widened for c in changes if c.widened != c.old}
+    if grown:
+        current = cast_to(pl.from_arrow(target.to_pyarrow_table()), grown)
+        described = "; ".join(c.describe() for c in changes if c.column in grown)
+        write_deltalake(lake.uri(path), current.to_arrow(), mode="overwrite", schema_mode="overwrite",
+                        storage_options=lake.storage_options(),
+                        commit_properties=CommitProperties(custom_metadata={WIDENED_KEY: described}))
+        outcome.widened.extend(c.describe() for c in changes if c.column in grown)
+    return cast_to(upserts, {c.column: c.widened for c in changes})
 
 
 def _create_empty(lake: LakeFiles, path: str, table: CatalogTable, cursor: dt.datetime | None) -> None:

@@ -6,7 +6,9 @@ import dagster as dg
 from deltalake import write_deltalake
 
 from techhub_lake.catalog import Catalog
+from techhub_lake.faults import fault_point
 from techhub_lake.lake.delta import read_delta
+from techhub_lake.lake.layout import table_path_metadata
 from techhub_lake.metadata import column_schema
 from techhub_lake.resources import LakeStorage
 from techhub_lake.silver.assets import SILVER_GROUP, silver_key
@@ -33,7 +35,7 @@ def build_dimension_asset(spec: DimensionSpec, catalog: Catalog) -> dg.AssetsDef
         key=dg.AssetKey(["silver", "dim", spec.name]), deps=[silver_key(source)], group_name=SILVER_GROUP,
         description=(f"SCD type 2 of `{spec.source_table}` by {spec.key_name}: tracked {', '.join(spec.tracked)}; "
                      "valid_from / valid_to / is_current, surrogate key and attribute hash."),
-        kinds={"delta", "polars"}, tags={"module": "dim"})
+        kinds={"delta", "polars"}, tags={"module": "dim"}, metadata=table_path_metadata(dimension_path(spec)))
 
     @dg.multi_asset(name=f"silver_dim_{spec.name}", specs=[asset_spec])
     def _dimension(context: dg.AssetExecutionContext, lake: LakeStorage) -> dg.MaterializeResult:
@@ -43,6 +45,7 @@ def build_dimension_asset(spec: DimensionSpec, catalog: Catalog) -> dg.AssetsDef
             raise dg.Failure(f"{silver_table_path(source)} does not exist yet: materialize {silver_key(source).to_user_string()} first",
                              allow_retries=False)
         dimension, counts = scd2_update(current, read_delta(files, dimension_path(spec)), spec, dt.datetime.now(dt.UTC))
+        fault_point("silver.dimension")
         write_deltalake(files.uri(dimension_path(spec)), dimension.to_arrow(), mode="overwrite", schema_mode="overwrite",
                         storage_options=files.storage_options())
         context.log.info(f"{spec.name}: {counts.opened} opened, {counts.closed_changed} closed by a change, "
@@ -66,7 +69,7 @@ def build_fact_requests_asset(catalog: Catalog) -> dg.AssetsDefinition:
     asset_spec = dg.AssetSpec(
         key=dg.AssetKey(["silver", "fact", "fact_requests"]),
         deps=[silver_key(requests), *(dg.AssetKey(["silver", "dim", s.name]) for s in DIMENSIONS)],
-        group_name=SILVER_GROUP, kinds={"delta", "polars"}, tags={"module": "fact"},
+        group_name=SILVER_GROUP, kinds={"delta", "polars"}, tags={"module": "fact"}, metadata=table_path_metadata(FACT_PATH),
         description="One row per service request with user_sk, company_sk and service_sk valid at its creation.")
 
     @dg.multi_asset(name="silver_fact_requests", specs=[asset_spec])

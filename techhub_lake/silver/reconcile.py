@@ -58,26 +58,33 @@ class Reconciliation:
 
 def reconcile_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, catalog_path: str, run_id: str = "",
                             statement_timeout_ms: int | None = None) -> Reconciliation | None:
-    """Compare row hashes of the source and silver, and repair what differs. None where it does not apply
-    (full snapshots are complete already, append-only rows never change, composite keys are not supported)."""
+    """Compare row hashes of the source and silver, and repair what differs. An append-only table
+    compares keys only: its rows never change, but a row whose watermark no daily partition holds
+    (NULL, before the start, in the future) reaches silver here. None where it does not apply (full
+    snapshots are complete already, composite keys are not supported)."""
     path = silver_table_path(table)
     target = open_delta(lake, path)
-    if table.strategy != Strategy.INCREMENTAL or len(table.primary_key) != 1 or target is None:
+    if table.strategy not in (Strategy.INCREMENTAL, Strategy.APPEND) or len(table.primary_key) != 1 or target is None:
         return None
     (key,) = table.primary_key
-    columns = [key] + ([SOURCE_MD5] if SOURCE_MD5 in target.to_pyarrow_dataset().schema.names else [])
-    silver = pl.from_arrow(target.to_pyarrow_table(columns=columns))
-    if SOURCE_MD5 not in silver.columns:
-        silver = silver.with_columns(pl.lit(None, pl.String).alias(SOURCE_MD5))
+    append_only = table.strategy == Strategy.APPEND
+    hashed = not append_only and SOURCE_MD5 in target.to_pyarrow_dataset().schema.names
+    silver = pl.from_arrow(target.to_pyarrow_table(columns=[key, SOURCE_MD5] if hashed else [key]))
     with arrow_snapshot(url, application_name=f"techhub-lake reconcile {table.name}",
                         statement_timeout_ms=statement_timeout_ms) as cur:
-        source = pl.from_arrow(source_row_hashes(cur, table))
-        compared = source.join(silver, on=key, how="left", suffix="_silver")
-        stale = compared.filter(pl.col(f"{SOURCE_MD5}_silver").is_null()
-                                | (pl.col(SOURCE_MD5) != pl.col(f"{SOURCE_MD5}_silver")))[key].to_list()
+        source = pl.from_arrow(source_row_hashes(cur, table, hashes=not append_only))
+        if append_only:
+            stale = source.join(silver, on=key, how="anti")[key].to_list()
+        else:
+            if not hashed:  # a silver table written before row hashes existed: every row is re-read once
+                silver = silver.with_columns(pl.lit(None, pl.String).alias(SOURCE_MD5))
+            compared = source.join(silver, on=key, how="left", suffix="_silver")
+            stale = compared.filter(pl.col(f"{SOURCE_MD5}_silver").is_null()
+                                    | (pl.col(SOURCE_MD5) != pl.col(f"{SOURCE_MD5}_silver")))[key].to_list()
         rows = read_rows_by_key(cur, table, catalog_path, stale) if stale else None
     report = Reconciliation(checked=source.height, stale=len(stale), outcome=MergeOutcome())
-    gone = silver.select(key).join(source.select(key), on=key, how="anti")
+    # append-only rows purged from the source stay in silver (the log keeps its history)
+    gone = silver.head(0).select(key) if append_only else silver.select(key).join(source.select(key), on=key, how="anti")
     upserts = None
     if rows is not None and rows.num_rows:
         now = dt.datetime.now(dt.UTC)

@@ -28,6 +28,8 @@ from techhub_lake_tests.dagster_services import (
     wait_for_webserver,
 )
 
+pytestmark = pytest.mark.slow  # an end-to-end run of the lake: the full suite, not the fast tier
+
 COMPOSE = REPO / "docker-compose.yml"
 DAYS = ["2026-10-25", "2026-10-26", "2026-10-27", "2026-10-28", "2026-10-29"]  # the generated history ends 10-31
 

@@ -21,6 +21,8 @@ from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.source.embedded import EmbeddedPostgres
 from techhub_lake_tests.conftest import query
 
+pytestmark = pytest.mark.slow  # an end-to-end run of the lake: the full suite, not the fast tier
+
 CATALOG = load_catalog()
 
 

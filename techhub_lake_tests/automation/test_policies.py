@@ -45,22 +45,23 @@ def test_schedules_and_sensors_start_running():
     sensors = {s.name: s for s in defs.sensors}
     assert set(sensors) == {"source_change_sensor", "funnel_months_sensor", "run_failure_sensor", AUTOMATION_SENSOR,
                             "dead_runs_sensor"}
-    # each daily bronze asset also has a per-partition deadline check
-    deadlines = {key.asset_key for checks in defs.asset_checks for key in checks.check_keys
-                 if not checks.node_def.name.startswith("quality_")}
-    assert deadlines == {dg.AssetKey(["bronze", t.module, t.short_name]) for t in CATALOG.lake_tables
-                         if t.partitioning.value == "daily"}
+    # each daily bronze asset also has a per-partition deadline check and a coverage check
+    daily_keys = {dg.AssetKey(["bronze", t.module, t.short_name]) for t in CATALOG.lake_tables
+                  if t.partitioning.value == "daily"}
+    for name in ("partition_deadline", "rows_outside_partitions"):
+        assert {key.asset_key for checks in defs.asset_checks for key in checks.check_keys if key.name == name} == daily_keys
     assert all(s.default_status == dg.DefaultSensorStatus.RUNNING for s in sensors.values())
     schedules = {s.name: s for s in defs.schedules}
     assert set(schedules) == {"daily_full_loads", "nightly_reconciliation", "quality_report", "lake_upkeep"}
     assert all(s.default_status == dg.DefaultScheduleStatus.RUNNING for s in schedules.values())
     assert all(s.execution_timezone == "Asia/Almaty" for s in schedules.values())
-    # the reconciliation job turns reconcile on for every incremental silver table
+    # the reconciliation job turns reconcile on for every incremental and append-only silver table
     reconcile = defs.resolve_job_def("nightly_reconciliation")
-    incremental = {f"silver_{t.name}" for t in CATALOG.lake_tables if t.strategy.value == "incremental"}
+    daily = [t for t in CATALOG.lake_tables if t.strategy.value in ("incremental", "append")]
+    assert {t.strategy.value for t in daily} == {"incremental", "append"}
     # ... and runs their quality contracts with them
-    assert {node.name for node in reconcile.graph.node_defs} == incremental | {
-        f"quality_silver_{t.name}" for t in CATALOG.lake_tables if t.strategy.value == "incremental"}
+    assert {node.name for node in reconcile.graph.node_defs} == {f"silver_{t.name}" for t in daily} | {
+        f"quality_silver_{t.name}" for t in daily}
 
 
 def freshness_states(instance: dg.DagsterInstance, keys: list[dg.AssetKey], module_dir: Path) -> dict[dg.AssetKey, str]:

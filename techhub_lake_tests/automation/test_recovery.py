@@ -23,7 +23,11 @@ from techhub_lake.definitions import build_definitions
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.source.generator import init_source
 from techhub_lake_tests.conftest import catalog_starting
-from techhub_lake_tests.dagster_services import dagster_home, open_instance, service_environment
+from techhub_lake_tests.dagster_services import (
+    dagster_home,
+    open_instance,
+    service_environment,
+)
 
 pytestmark = pytest.mark.slow
 CLI = str(Path(sys.executable).with_name("techhub-lake"))

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import duckdb
+import pytest
 
 from techhub_lake.automation.refresh import plan_refresh, refresh_lake
 from techhub_lake.catalog import Strategy
@@ -17,6 +18,8 @@ from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.source.generator import init_source
 from techhub_lake_tests.conftest import catalog_starting, query
 from techhub_lake_tests.helpers import check_evaluations
+
+pytestmark = pytest.mark.slow  # whole refreshes of a lake through Dagster
 
 
 def test_refresh_loads_every_partition_then_only_the_lookback(new_database, tmp_path, dagster_instance):

@@ -26,6 +26,8 @@ from techhub_lake.source.churn import churn_source
 from techhub_lake.source.generator import init_source
 from techhub_lake_tests.conftest import query
 
+pytestmark = pytest.mark.slow  # an end-to-end run of the lake: the full suite, not the fast tier
+
 CATALOG = load_catalog()
 ALMATY = ZoneInfo("Asia/Almaty")
 

@@ -28,7 +28,13 @@ from techhub_lake.catalog import load_catalog
 from techhub_lake.definitions import build_definitions
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.source.churn import churn_source
-from techhub_lake_tests.bench import bench_arguments, bench_instance, bench_source, peak_rss_mb, reset_peak_rss
+from techhub_lake_tests.bench import (
+    bench_arguments,
+    bench_instance,
+    bench_source,
+    peak_rss_mb,
+    reset_peak_rss,
+)
 from techhub_lake_tests.bench.extract import raw_copy
 
 LAYERS = ("bronze", "silver", "gold")

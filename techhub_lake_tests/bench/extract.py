@@ -32,7 +32,12 @@ from techhub_lake.bronze.extract import (
 from techhub_lake.bronze.partitions import daily_partitions
 from techhub_lake.catalog import Partitioning, load_catalog
 from techhub_lake.lake.storage import LakeFiles
-from techhub_lake_tests.bench import bench_arguments, bench_instance, bench_source, peak_rss_mb
+from techhub_lake_tests.bench import (
+    bench_arguments,
+    bench_instance,
+    bench_source,
+    peak_rss_mb,
+)
 
 WIDEST = ["core_actionlog", "service_hubformdata", "core_blog"]
 

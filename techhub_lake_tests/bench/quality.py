@@ -30,7 +30,12 @@ from techhub_lake.quality.verify import (
     verify_lake_contract,
     verify_source_contract,
 )
-from techhub_lake_tests.bench import bench_arguments, peak_rss_mb, reset_peak_rss, silver_lake
+from techhub_lake_tests.bench import (
+    bench_arguments,
+    peak_rss_mb,
+    reset_peak_rss,
+    silver_lake,
+)
 
 
 def verify_every_contract(root: str, url: str) -> None:

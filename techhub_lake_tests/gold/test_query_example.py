@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import pytest
 
 from techhub_lake.automation.instance import postgres_storage_config
 from techhub_lake.automation.refresh import refresh_lake
@@ -24,6 +25,8 @@ from techhub_lake.quality.targets import DQ_REPORT_PATH
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.source.generator import init_source
 from techhub_lake_tests.conftest import catalog_starting
+
+pytestmark = pytest.mark.slow  # an end-to-end run of the lake: the full suite, not the fast tier
 
 README = Path(__file__).parents[2] / "README.md"
 SPECS = {spec.name: spec for spec in mart_specs("Asia/Almaty")}

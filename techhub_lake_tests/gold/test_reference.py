@@ -38,6 +38,8 @@ from techhub_lake_tests.gold.reference import REFERENCE_SQL, TIMEZONE
 from techhub_lake_tests.gold.techpark_reference import MALFORMED_SQL, TECHPARK_SQL
 from techhub_lake_tests.helpers import frame_differences, load_bronze, load_silver
 
+pytestmark = pytest.mark.slow  # an end-to-end run of the lake: the full suite, not the fast tier
+
 CATALOG = load_catalog()
 SPECS = {spec.name: spec for spec in [*mart_specs(CATALOG.defaults.timezone), *TECHPARK_MARTS]}
 REFERENCES = REFERENCE_SQL | TECHPARK_SQL

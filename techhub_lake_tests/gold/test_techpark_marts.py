@@ -6,9 +6,12 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
+import pytest
 
 from techhub_lake.gold.techpark import certified_reports
 from techhub_lake.resources.masking import BinMask
+
+pytestmark = pytest.mark.slow  # an end-to-end run of the lake: the full suite, not the fast tier
 
 
 def at(day: int) -> dt.datetime:

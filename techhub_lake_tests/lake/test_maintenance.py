@@ -13,7 +13,12 @@ import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 
 from techhub_lake.automation.upkeep import lake_upkeep_job
-from techhub_lake.lake.maintenance import COMPACT_WHEN_FILES, delta_tables, remove_debris, upkeep_table
+from techhub_lake.lake.maintenance import (
+    COMPACT_WHEN_FILES,
+    delta_tables,
+    remove_debris,
+    upkeep_table,
+)
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.resources import LakeStorage
 
@@ -61,6 +66,27 @@ def test_debris_of_killed_writes_is_removed_once_old(tmp_path):
     assert removed == ["bronze/techhub/core/city/year=2026/month=11/.data_20261101.parquet.tmp-old"]
     left = sorted(p.name for p in (tmp_path / "bronze/techhub/core/city/year=2026/month=11").iterdir())
     assert left == [".data_20261102.parquet.tmp-new", "data_20261101.parquet"]  # a live write and real data stay
+
+
+def test_debris_of_a_dead_writer_of_this_host_goes_at_once_a_live_ones_stays(tmp_path):
+    import os
+    import socket
+    import subprocess
+
+    lake = LakeFiles(str(tmp_path))
+    dead = subprocess.Popen(["true"])  # a process that has exited: its pid is free
+    dead.wait()
+    host = socket.gethostname()
+    folder = "bronze/techhub/core/city/year=2026/month=11"
+    debris(tmp_path, f"{folder}/.data_20261101.parquet.tmp-aa~{host}~{dead.pid}", hours_old=0.01)
+    debris(tmp_path, f"{folder}/.data_20261102.parquet.tmp-bb~{host}~{os.getpid()}", hours_old=0)
+    debris(tmp_path, f"{folder}/.data_20261103.parquet.tmp-cc~another-host~{dead.pid}", hours_old=0.01)
+    assert remove_debris(lake, "bronze") == [f"{folder}/.data_20261101.parquet.tmp-aa~{host}~{dead.pid}"]
+    # what the atomic writer names its temporary files is what the cleanup reads
+    with lake.atomic_writer(f"{folder}/data_20261104.parquet") as stream:
+        (temporary,) = [p for p in (tmp_path / folder).iterdir() if p.name.startswith(".data_20261104")]
+        assert temporary.name.endswith(f"~{host}~{os.getpid()}")
+        stream.write(b"x")
 
 
 def test_the_nightly_job_upkeeps_every_layer(tmp_path):

@@ -40,6 +40,8 @@ from techhub_lake.source.generator import init_source
 from techhub_lake_tests.conftest import query
 from techhub_lake_tests.helpers import check_evaluations, load_bronze, load_silver
 
+pytestmark = pytest.mark.slow  # an end-to-end run of the lake: the full suite, not the fast tier
+
 CATALOG = load_catalog()
 CONTRACTS = {c.target.sql_name: c for c in load_contracts(CATALOG)}
 PATHS = lake_paths(list(CONTRACTS.values()))

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import polars as pl
+import pytest
 from deltalake import DeltaTable
 
 from techhub_lake.definitions import build_definitions
@@ -64,6 +65,7 @@ def test_bronze_to_silver_to_child_tables_with_metadata_and_schema_evolution(new
     assert silver["telegram"].drop_nulls().len() > 0
 
 
+@pytest.mark.slow
 def test_refresh_builds_dimensions_and_the_fact_and_churn_adds_versions(new_database, tmp_path, dagster_instance):
     from techhub_lake.automation.refresh import refresh_lake
 

@@ -21,6 +21,7 @@ from techhub_lake.source.churn import churn_source
 from techhub_lake.source.generator import init_source
 from techhub_lake_tests.helpers import load_bronze
 
+pytestmark = pytest.mark.slow  # whole-source loads and churn rounds
 CATALOG = load_catalog()
 ALMATY = ZoneInfo("Asia/Almaty")
 
@@ -117,8 +118,11 @@ def test_reconciliation_repairs_the_silent_updates_and_a_second_pass_finds_nothi
     repaired_total = 0
     for table in CATALOG.lake_tables:
         report = reconcile_current_state(url, lake, table, catalog_path=CATALOG.path, run_id="reconcile")
-        if table.strategy != Strategy.INCREMENTAL:
+        if table.strategy == Strategy.FULL:
             assert report is None
+            continue
+        if table.strategy == Strategy.APPEND:  # keys only: an append-only log misses no row here
+            assert (report.stale, report.outcome.inserted, report.outcome.deleted) == (0, 0, 0), table.name
             continue
         repaired_total += report.repaired
         assert report.checked == source_rows(url, table, root).height
@@ -181,11 +185,18 @@ def test_a_late_commit_with_an_older_updated_at_wins_over_the_stale_version(new_
 
 
 def test_rows_outside_every_partition_reach_silver_through_the_reconciliation(new_database, tmp_path):
-    """A NULL, a far-future and a pre-history watermark fall in no daily partition; the nightly
-    reconciliation (keys and row hashes, whatever the watermark) brings them in, and repairs a row
+    """A NULL, a far-future and a pre-history watermark fall in no daily partition: the bronze
+    asset's warn-level check counts them, and the nightly reconciliation (keys and row hashes,
+    whatever the watermark; keys alone for an append-only log) brings them in, and repairs a row
     whose watermark became NULL."""
+    import dagster as dg
     import psycopg2
 
+    from techhub_lake.automation.refresh import checks_of
+    from techhub_lake.bronze.specs import bronze_key
+    from techhub_lake.definitions import build_definitions
+    from techhub_lake.quality.coverage import COVERAGE_CHECK
+    from techhub_lake.resources import LakeStorage, SourceDatabase
     from techhub_lake.silver.reconcile import reconcile_current_state
 
     url = new_database()
@@ -199,18 +210,40 @@ def test_rows_outside_every_partition_reach_silver_through_the_reconciliation(ne
         cur.execute("UPDATE account_user SET updated_at = NULL, role = 'mentor' WHERE id = %s", (null_id,))
         cur.execute("UPDATE account_user SET updated_at = '2099-01-01', role = 'mentor' WHERE id = %s", (future_id,))
         cur.execute("UPDATE account_user SET updated_at = '2001-01-01', role = 'mentor' WHERE id = %s", (old_id,))
+        cur.execute("UPDATE core_actionlog SET created_at = '2099-01-01' WHERE id = (SELECT min(id) FROM core_actionlog) "
+                    "RETURNING id")
+        (future_log_id,) = cur.fetchone()
     conn.close()
     lake = LakeFiles(str(tmp_path / "lake"))
     load_bronze(url, lake, CATALOG, dt.date(2019, 1, 1), run_id="first")
-    merge_current_state(url, lake, table, run_id="first")
+    log = CATALOG.table("core_actionlog")
+    for each in (table, log):
+        merge_current_state(url, lake, each, run_id="first")
     outside = {null_id, future_id, old_id}
     assert not outside & set(silver_rows(lake, table)["id"].to_list())  # in no partition: bronze never saw them
+    assert future_log_id not in silver_rows(lake, log)["id"].to_list()
+
+    # the check on each bronze asset counts them, where they sit, as a warning (nothing is blocked)
+    defs = build_definitions(CATALOG, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=lake.root)})
+    keys = [bronze_key(table), bronze_key(log)]
+    result = dg.materialize([*(defs.resolve_assets_def(k) for k in keys), *checks_of(defs, keys)],
+                            selection=dg.AssetSelection.checks(*(dg.AssetCheckKey(k, COVERAGE_CHECK) for k in keys)))
+    evaluations = {e.asset_key: e for e in result.get_asset_check_evaluations()}
+    assert set(evaluations) == set(keys)
+    users, logs = (evaluations[k] for k in keys)
+    assert not users.passed and users.severity == dg.AssetCheckSeverity.WARN
+    assert {n: users.metadata[n].value for n in ("null_watermark", "before_start", "after_today", "rows_outside")} == {
+        "null_watermark": 1, "before_start": 1, "after_today": 1, "rows_outside": 3}
+    assert logs.metadata["after_today"].value == 1 and logs.metadata["rows_outside"].value == 1
     conn = psycopg2.connect(url)
     with conn, conn.cursor() as cur:  # a row already in silver whose watermark becomes NULL
         cur.execute("UPDATE account_user SET updated_at = NULL, role = 'mentor' WHERE id = %s", (later_null_id,))
     conn.close()
     report = reconcile_current_state(url, lake, table, catalog_path=CATALOG.path, run_id="nightly")
     assert report.outcome.inserted == 3 and report.repaired >= 1
+    appended = reconcile_current_state(url, lake, log, catalog_path=CATALOG.path, run_id="nightly")
+    assert (appended.checked, appended.stale, appended.outcome.inserted) == (silver_rows(lake, log).height, 1, 1)
+    assert future_log_id in silver_rows(lake, log)["id"].to_list()
     rows = silver_rows(lake, table).filter(pl.col("id").is_in([*outside, later_null_id]))
     assert sorted(rows["id"].to_list()) == sorted([*outside, later_null_id])
     assert set(rows["role"].to_list()) == {"mentor"}

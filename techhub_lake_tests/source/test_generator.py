@@ -82,6 +82,7 @@ def test_row_counts_follow_the_scale(generated_source):
     assert generated_with(generated_source) == (SOURCE_SEED, SOURCE_SCALE)
 
 
+@pytest.mark.slow
 def test_same_seed_same_content_other_seed_other_content(generated_source, new_database):
     again = new_database()
     init_source(again, scale=SOURCE_SCALE, seed=SOURCE_SEED)

@@ -72,6 +72,7 @@ def _object_keys_as_columns(frame: pl.DataFrame, column: str, known: set[str]) -
 
 
 SKILL_LISTS = ("hard_skills", "soft_skills", "extra_courses")  # arrays of names in account_user.data
+EMAIL_SHAPE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 def account_user(frame: pl.DataFrame, known: set[str]) -> pl.DataFrame:
@@ -79,13 +80,18 @@ def account_user(frame: pl.DataFrame, known: set[str]) -> pl.DataFrame:
     phone cleaned and flagged (seed 000's ``clean_account_user``)."""
     goals = json_string_list("data", "$.goals")
     auth_flow = json_text("data", "$.auth_flow.type")
+    # an address is kept trimmed and lower-cased when it has the shape local@domain.tld; anything
+    # else (a name, a phone number, "n/a") becomes NULL and is flagged
+    email = pl.col("email").str.strip_chars().str.to_lowercase()
+    email_valid = email.str.contains(EMAIL_SHAPE).fill_null(False)
     frame = frame.with_columns(
         goals.alias("goals"),
         auth_flow.alias("auth_flow_type"),
         *[json_string_list("data", f"$.{key}").alias(key) for key in SKILL_LISTS],
         *[wrong_type("data", f"$.{key}", json_string_list("data", f"$.{key}")).alias(f"dq_data_{key}_invalid")
           for key in SKILL_LISTS],
-        pl.col("email").str.strip_chars().str.to_lowercase().alias("email_clean"),
+        pl.when(email_valid).then(email).alias("email_clean"),
+        (_has_text("email") & ~email_valid).alias("dq_email_invalid"),
         _has_text("email").alias("dq_has_email"),
         _has_text("phone").alias("dq_has_phone"),
         *_flag_columns("data", "goals", goals),
@@ -112,8 +118,8 @@ def account_company(frame: pl.DataFrame, known: set[str]) -> pl.DataFrame:
         pl.when(tin_valid).then(trimmed).alias("tin"),
         tin_valid.alias("tin_valid"),
         (pl.col("tin").is_not_null() & ~tin_valid).alias("dq_tin_invalid"),
-        pl.when(pl.col("company_type").is_null() | (pl.col("company_type") == "")).then(pl.lit("unknown"))
-        .otherwise(pl.col("company_type")).alias("company_type_clean"),
+        pl.when(pl.col("company_type").str.strip_chars().fill_null("") == "").then(pl.lit("unknown"))
+        .otherwise(pl.col("company_type").str.strip_chars()).alias("company_type_clean"),
         company_tag.alias("company_tag"),
         json_text("tag_startup", "$.status").alias("startup_status"),
         json_text("tag_it_company", "$.status").alias("it_company_status"),
@@ -191,6 +197,40 @@ def silver_column(table: CatalogTable, source_column: str) -> str:
 CREDENTIAL_COLUMNS = frozenset({"password"})
 
 
+# PostgreSQL's 'infinity' and '-infinity' timestamps and dates arrive as the extreme values of their
+# integer representation; no reader can print them (polars panics formatting one). Silver keeps the
+# calendar years 1..9999 and turns anything else into NULL, flagged.
+_DATETIME_US = (-62_135_596_800_000_000, 253_402_300_799_999_999)  # 0001-01-01 .. 9999-12-31, in µs
+_DATE_DAYS = (-719_162, 2_932_896)
+
+
+def _out_of_calendar(column: str, dtype: pl.DataType) -> pl.Expr | None:
+    if isinstance(dtype, pl.Datetime) and dtype.time_unit in ("us", "ms"):  # bronze writes µs
+        per_unit = 1 if dtype.time_unit == "us" else 1_000
+        low, high = (bound // per_unit for bound in _DATETIME_US)
+    elif dtype == pl.Date:
+        low, high = _DATE_DAYS
+    else:
+        return None
+    physical = pl.col(column).to_physical()
+    return (physical < low) | (physical > high)
+
+
+def clean_calendar_values(frame: pl.DataFrame, known: set[str]) -> pl.DataFrame:
+    """Timestamps and dates outside the years 1..9999 (PostgreSQL's ±infinity) as NULL, with a
+    ``dq_<column>_out_of_range`` flag on tables where one was ever seen."""
+    for column, dtype in frame.schema.items():
+        outside = _out_of_calendar(column, dtype) if not column.startswith("_") else None
+        if outside is None:
+            continue
+        flag = f"dq_{column}_out_of_range"
+        found = frame.select(outside.fill_null(False).any()).item()
+        if found or flag in known:
+            frame = frame.with_columns(outside.fill_null(False).alias(flag),
+                                       pl.when(outside.fill_null(False)).then(None).otherwise(pl.col(column)).alias(column))
+    return frame
+
+
 def enrich(table: CatalogTable, frame: pl.DataFrame, known: set[str] | None = None) -> pl.DataFrame:
     """The silver columns of some source rows: the source columns plus everything derived from them.
 
@@ -198,7 +238,7 @@ def enrich(table: CatalogTable, frame: pl.DataFrame, known: set[str] | None = No
     earlier batches are computed for these rows too.
     """
     known = known or set()
-    frame = frame.drop([c for c in frame.columns if c in CREDENTIAL_COLUMNS])
+    frame = clean_calendar_values(frame.drop([c for c in frame.columns if c in CREDENTIAL_COLUMNS]), known)
     for column in multilingual_columns(table):
         if column in frame.columns:
             frame = expand_multilingual(frame, column)

@@ -85,22 +85,40 @@ def query(url: str, sql: str, params: tuple | dict | None = None) -> list[tuple]
 
 
 @pytest.fixture(scope="session")
-def s3_server() -> Iterator[dict[str, str]]:
-    """A real S3-compatible server (moto in server mode) on loopback with a `datalake` bucket.
-    The keys are throwaway values that only this loopback server accepts."""
-    import boto3
-    from moto.server import ThreadedMotoServer
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A real S3-compatible server (moto in server mode) on loopback with a `datalake` bucket, in a
+    process of its own, as MinIO would be: a server thread in the test process would stall whenever
+    delta-rs holds the GIL while it waits for that server. The keys are throwaway values that only
+    this loopback server accepts."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    access = {"endpoint_url": f"http://{host}:{port}", "region": "us-east-1",
+    import boto3
+
+    from techhub_lake_tests.dagster_services import free_port
+
+    port = free_port()
+    log = (tmp_path_factory.mktemp("s3") / "moto.log").open("w")
+    server = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=log, stderr=subprocess.STDOUT)
+    access = {"endpoint_url": f"http://127.0.0.1:{port}", "region": "us-east-1",
               "access_key_id": "loopback-test", "secret_access_key": "loopback-test"}
-    boto3.client("s3", endpoint_url=access["endpoint_url"], region_name=access["region"],
-                 aws_access_key_id=access["access_key_id"],
-                 aws_secret_access_key=access["secret_access_key"]).create_bucket(Bucket="datalake")
+    client = boto3.client("s3", endpoint_url=access["endpoint_url"], region_name=access["region"],
+                          aws_access_key_id=access["access_key_id"], aws_secret_access_key=access["secret_access_key"])
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            client.create_bucket(Bucket="datalake")
+            break
+        except Exception:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
     yield access
-    server.stop()
+    server.terminate()
+    server.wait(timeout=30)
 
 
 @pytest.fixture

@@ -168,6 +168,11 @@ def materialize_bronze(context: dg.AssetExecutionContext, table: CatalogTable, c
     lake = lake_storage.files()
     partitions_def = context.assets_def.partitions_def
     days = day_windows(partitions_def, context.partition_time_window) if partitions_def else None
+    if days == []:  # Dagster accepts FIRST...LAST with FIRST after LAST and hands over an empty window
+        keys = context.partition_key_range
+        raise dg.Failure(description=f"{context.asset_key.to_user_string()}: the partition range {keys.start}...{keys.end} "
+                                     "holds no day; give it as FIRST...LAST with FIRST on or before LAST",
+                         allow_retries=False)
     snapshot_day = None if days else dt.datetime.now(ZoneInfo(catalog.defaults.timezone)).date()
     try:
         extraction, version = extract_and_record(

@@ -176,7 +176,7 @@ USERS = MartSpec(
     build=dm_users,
     columns={
         "user_id": "account_user.id",
-        "email": "E-mail trimmed and lower-cased; NULL when absent (about 39% of users)",
+        "email": "E-mail trimmed and lower-cased; NULL when absent or not an address (about 39% of users)",
         "first_name": "First name",
         "last_name": "Last name",
         "role": "Platform role (user, mentor, ...)",

@@ -20,12 +20,12 @@ def first_text(json: str) -> str:
     return "COALESCE(" + ", ".join(f"NULLIF({text(f'{json} -> {lang!r}')}, '')" for lang in ("ru", "kk", "en")) + ")"
 
 
-DM_USERS = """
+DM_USERS = r"""
 WITH companies AS (SELECT user_id, count(DISTINCT company_id) AS n FROM account_usercompany GROUP BY user_id),
      requests AS (SELECT author_id, count(DISTINCT id) AS n FROM service_servicerequest GROUP BY author_id),
      attended AS (SELECT author_id, count(DISTINCT event_id) AS n FROM core_eventparticipant GROUP BY author_id)
 SELECT u.id AS user_id,
-       NULLIF(lower(btrim(u.email)), '') AS email,
+       CASE WHEN lower(btrim(u.email)) ~ '^[^@\s]+@[^@\s]+\.[^@\s]+$' THEN lower(btrim(u.email)) END AS email,
        u.first_name, u.last_name, u.role, u.is_active,
        u.created_at AS registered_at,
        CASE WHEN jsonb_typeof(u.data -> 'goals') = 'array'

@@ -12,7 +12,6 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +26,13 @@ from techhub_lake.bronze.assets import SOURCE_POOL
 from techhub_lake.catalog import Catalog
 from techhub_lake.definitions import build_definitions
 from techhub_lake.faults import FAULT_ENV
-from techhub_lake.lake.delta import open_delta
+from techhub_lake.lake.delta import open_delta, read_delta
 from techhub_lake.lake.maintenance import delta_tables
 from techhub_lake.lake.storage import TEMPORARY_MARK, LakeFiles
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.silver.current_state import silver_table_path
-from techhub_lake_tests.silver.test_current_state import differing_keys, silver_rows, source_rows
+from techhub_lake_tests.dagster_services import free_port
+from techhub_lake_tests.silver.test_current_state import differing_keys, source_rows
 
 CLI = str(Path(sys.executable).with_name("techhub-lake"))
 
@@ -106,7 +106,7 @@ class Stand:
         value, with one row per key."""
         for name in tables:
             table = self.catalog.table(name)
-            silver = silver_rows(self.lake, table)
+            silver = read_delta(self.lake, silver_table_path(table)).sort(list(table.primary_key))
             keys = list(table.primary_key)
             assert silver.select(keys).is_duplicated().sum() == 0, f"{name}: duplicate keys in silver"
             source = source_rows(self.url, table, self.work / f"source-{name}-{time.monotonic_ns()}")
@@ -117,67 +117,37 @@ class Stand:
 
 
 class TcpProxy:
-    """A loopback TCP proxy in front of a server: ``cut()`` drops every connection and refuses new
-    ones (the server as its clients see it when it stops), ``restore()`` serves again."""
+    """A loopback TCP proxy in front of a server, in a process of its own (delta-rs holds the GIL
+    while it waits on the network, so a proxy thread in the test process would deadlock it):
+    ``cut()`` kills it, dropping every connection and refusing new ones, as the server looks to its
+    clients when it stops; ``restore()`` starts it again on the same port."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
-        self._server = socket.socket()
-        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._server.bind(("127.0.0.1", 0))
-        self._server.listen(64)
-        self.port = self._server.getsockname()[1]
-        self._open = threading.Event()
-        self._open.set()
-        self._connections: list[socket.socket] = []
-        self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._server.accept()
-            except OSError:
-                return
-            if not self._open.is_set():
-                client.close()
-                continue
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            with self._lock:
-                self._connections += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    def _pipe(self, source: socket.socket, target: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                target.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (source, target):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def cut(self) -> None:
-        self._open.clear()
-        with self._lock:
-            for s in self._connections:
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                    s.close()
-                except OSError:
-                    pass
-            self._connections.clear()
+        self.port = free_port()
+        self._process: subprocess.Popen | None = None
+        self.restore()
 
     def restore(self) -> None:
-        self._open.set()
+        self._process = subprocess.Popen([sys.executable, "-m", "techhub_lake_tests.reliability.proxy",
+                                          str(self.port), str(self.target_port)])
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                assert time.monotonic() < deadline, "the proxy did not start"
+                time.sleep(0.05)
+
+    def cut(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
 
     def close(self) -> None:
         self.cut()
-        self._server.close()
 
 
 def wait_for(path: Path, seconds: float = 180) -> None:

@@ -24,6 +24,7 @@ from techhub_lake.catalog.model import DEFAULT_CATALOG_PATH
 from techhub_lake.lake.delta import read_delta
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.silver.current_state import silver_table_path
+from techhub_lake.source.embedded import EmbeddedPostgres
 from techhub_lake.source.generator import init_source
 from techhub_lake_tests.conftest import catalog_starting
 
@@ -39,7 +40,10 @@ def cli(args: list[str], work: Path, env: dict[str, str]) -> subprocess.Complete
     environment = clean | {"TECHHUB_STATE_DIR": str(work / "state"), "TECHHUB_LAKE_ROOT": str(work / "lake"),
                            "DAGSTER_HOME": str(work / "home")} | env
     (work / "home").mkdir(exist_ok=True)
-    return subprocess.run([CLI, *args], env=environment, capture_output=True, text=True, timeout=600, cwd=work)
+    try:
+        return subprocess.run([CLI, *args], env=environment, capture_output=True, text=True, timeout=600, cwd=work)
+    finally:  # the command leaves the embedded server running for the next one; a test must not
+        EmbeddedPostgres(work / "state" / "postgres").stop()
 
 
 def assert_one_line(result: subprocess.CompletedProcess, code: int, parts: tuple[str, ...]) -> str:
@@ -297,3 +301,18 @@ def test_a_hostile_row_is_cleaned_and_flagged_never_a_stop(hostile_lake, name):
     assert silver.height == 1
     row = silver.select(list(expected)).row(0, named=True)
     assert row == expected, (name, row)
+
+
+def test_a_reversed_partition_range_names_itself_not_an_index_error(world, tmp_path):
+    """Dagster's own CLI accepts FIRST...LAST with FIRST after LAST; the asset says what is wrong."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TECHHUB_", "DAGSTER_", "AWS_"))}
+    (tmp_path / "home").mkdir()
+    env = clean | {"TECHHUB_STATE_DIR": str(tmp_path / "state"), "TECHHUB_LAKE_ROOT": str(tmp_path / "lake"),
+                   "DAGSTER_HOME": str(tmp_path / "home"), "TECHHUB_SOURCE_URL": world["url"]}
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    result = subprocess.run([dagster, "asset", "materialize", "-m", "techhub_lake.definitions", "--select",
+                             "bronze/core/actionlog", "--partition-range", "2026-11-10...2026-11-01"],
+                            env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "the partition range 2026-11-10...2026-11-01 holds no day" in output and "IndexError" not in output

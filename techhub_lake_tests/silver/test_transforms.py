@@ -56,7 +56,8 @@ def test_account_user_json_unpacked_with_odd_values_flagged():
     assert out["dq_tags_article_invalid"].to_list() == [False, True, False, False]
     assert out["tags_newsletter"].to_list() == [None, None, None, True]
     assert out["permissions_documentolog"].to_list() == [False, None, True, None]
-    assert out["email_clean"].to_list() == ["user.5@mail.kz", None, "a@b.kz", ""]
+    assert out["email_clean"].to_list() == ["user.5@mail.kz", None, "a@b.kz", None]  # empty: NULL
+    assert out["dq_email_invalid"].to_list() == [False, False, False, False]
     assert out["dq_has_email"].to_list() == [True, False, True, False]
     assert out["dq_has_phone"].to_list() == [True, False, False, True]
     assert out["dq_profile_complete"].to_list() == [True, False, False, False]

@@ -24,7 +24,8 @@ COMPOSE = REPO / "docker-compose.yml"
 # read by the code but set elsewhere: the image sets the state directory; a custom catalog is optional
 # the compose deployment names its Dagster storage field by field (deploy/compose/dagster.yaml), not by one URL
 NOT_FROM_COMPOSE = {"TECHHUB_STATE_DIR", "TECHHUB_CATALOG", "TECHHUB_EXECUTOR", "DAGSTER_POSTGRES_URL",
-                    "TECHHUB_READER_PASSWORD"}  # the last only for the init service, which creates the role
+                    "TECHHUB_READER_PASSWORD",  # only for the init service, which creates the role
+                    "TECHHUB_FAULT"}  # the reliability suite's fault points: never set in a deployment
 LAKE_SERVICES = ("code-location", "dagster-webserver", "dagster-daemon")
 
 

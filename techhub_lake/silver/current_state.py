@@ -23,9 +23,10 @@ from techhub_lake.bronze.metadata_log import latest_bronze_schema
 from techhub_lake.catalog import CatalogTable, Partitioning
 from techhub_lake.faults import fault_point
 from techhub_lake.lake.delta import open_delta
-from techhub_lake.lake.storage import LakeFiles
+from techhub_lake.lake.storage import FileStat, LakeFiles
 from techhub_lake.silver.bronze_changes import (
     EXTRACTED_AT,
+    BronzeChanges,
     bronze_changes,
     chunks_of,
     read_bronze,
@@ -166,6 +167,8 @@ def merge_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, run_i
         return _replace_with_snapshot(lake, path, table, changes, outcome)
 
     stats = lake.file_stats(table_directory(changes.files)) if changes.files else {}  # one listing per merge
+    if changes.files and open_delta(lake, path) is None:
+        return _first_load(url, lake, path, table, changes, stats, outcome, statement_timeout_ms)
     chunks = chunks_of(changes.files, stats, BRONZE_BYTES_PER_MERGE) or [[]]
     for number, files in enumerate(chunks, start=1):
         last = number == len(chunks)
@@ -187,6 +190,47 @@ def merge_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, run_i
         _create_empty(lake, path, table, changes.cursor)
     record_table_state(lake, path, outcome)
     return outcome
+
+
+def _first_load(url: str, lake: LakeFiles, path: str, table: CatalogTable, changes: BronzeChanges,
+                stats: dict[str, FileStat], outcome: MergeOutcome, statement_timeout_ms: int | None) -> MergeOutcome:
+    """A table that does not exist yet is built by appends, not MERGEs: bronze files newest
+    extraction first, each key's first sighting is its latest version (``latest_versions``' rule,
+    across chunks), keys the source no longer has are left out, and every chunk is appended
+    without reading the table back. A MERGE of each chunk into a growing table re-reads and
+    rewrites its files: measured at scale 1 this path holds silver's peak memory to the chunk
+    being written. The last append records the cursor; a crash before it leaves a table without
+    one, which the next refresh completes by MERGE (every bronze file again, the latest wins)."""
+    keys = list(table.primary_key)
+    live = source_keys(url, table, statement_timeout_ms)
+    newest_first = sorted(changes.files, key=lambda f: (stats[f].mtime, f), reverse=True)  # one listing: all there
+    chunks = chunks_of(newest_first, stats, BRONZE_BYTES_PER_MERGE)
+    written = live.clear()
+    for number, files in enumerate(chunks, start=1):
+        bronze = latest_versions(read_bronze(lake, files, stats), table)
+        outcome.rows_read += bronze.height
+        fresh = bronze.join(written, on=keys, how="anti").join(live, on=keys, how="semi")
+        rows = _silver_rows(lake, path, table, fresh)
+        cursor = changes.cursor if number == len(chunks) else None
+        if rows.height or (cursor is not None and open_delta(lake, path) is not None):
+            _append(lake, path, rows, cursor, outcome)
+        written = pl.concat([written, rows.select(keys)], how="vertical_relaxed")
+    if open_delta(lake, path) is None:
+        _create_empty(lake, path, table, changes.cursor)
+    record_table_state(lake, path, outcome)
+    return outcome
+
+
+def _append(lake: LakeFiles, path: str, rows: pl.DataFrame, cursor: dt.datetime | None, outcome: MergeOutcome) -> None:
+    """Append rows (new columns added to the table, types widened first) in one commit, with the
+    cursor if given."""
+    target = open_delta(lake, path)
+    if target is not None and rows.height:
+        rows = _widen_for(lake, path, target, rows, outcome)
+    metadata = {CURSOR_KEY: cursor.isoformat()} if cursor else {}
+    write_deltalake(lake.uri(path), rows.to_arrow(), mode="append", schema_mode="merge" if target is not None else None,
+                    storage_options=lake.storage_options(), commit_properties=CommitProperties(custom_metadata=metadata))
+    outcome.inserted += rows.height
 
 
 def apply_changes(lake: LakeFiles, path: str, table: CatalogTable, upserts: pl.DataFrame | None, gone: pl.DataFrame,

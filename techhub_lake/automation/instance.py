@@ -24,6 +24,8 @@ import os
 import shutil
 from pathlib import Path
 
+import dagster as dg
+
 from techhub_lake.settings import DAGSTER_STORAGE_URL_ENV, STATE_DIR_ENV, state_dir
 
 DAGSTER_DATABASE = "dagster"
@@ -35,6 +37,20 @@ EVENT_SWITCHES = {
     "DAGSTER_EVENT_BATCH_SIZE": "500",
     "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
 }
+
+
+# Statement timeout (ms) of the storage connections a refresh holds: far above any bulk insert of events.
+STORAGE_STATEMENT_TIMEOUT_MS = 60_000
+
+
+def hold_storage_connections(instance: dg.DagsterInstance) -> dg.DagsterInstance:
+    """Make a long-lived process (a refresh, a rebuild) keep its connections to the instance's
+    PostgreSQL storage open, as Dagster's webserver does: by default every event write opens a new
+    connection (a server process forked per event batch, ~10% of a small refresh's time)."""
+    if getattr(instance.run_storage, "postgres_url", None):
+        instance.optimize_for_webserver(statement_timeout=STORAGE_STATEMENT_TIMEOUT_MS, pool_recycle=3600,
+                                        max_overflow=4)
+    return instance
 
 
 def psycopg2_url(url: str) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import dagster as dg
 
+from techhub_lake.automation.instance import hold_storage_connections
 from techhub_lake.automation.interrupts import stop_requested, watch_stop_signals
 from techhub_lake.automation.recovery import fail_dead_runs
 from techhub_lake.automation.refresh import RefreshRun, execute_run, lake_files
@@ -69,7 +70,7 @@ def rebuild_asset(name: str, *, reextract: bool = False, echo: Callable[[str], N
         from techhub_lake import definitions
 
         defs = definitions.defs
-    instance = instance or dg.DagsterInstance.get()
+    instance = hold_storage_connections(instance or dg.DagsterInstance.get())
     key = rebuild_target(defs, name)
     runs = plan_rebuild(defs, key, reextract)
     watch_stop_signals()

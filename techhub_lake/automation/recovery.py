@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 import psutil
+import sqlalchemy.exc
 
 HOST_TAG = "techhub/host"
 PID_TAG = "techhub/pid"
@@ -138,6 +139,24 @@ class PoolState:
     @property
     def full(self) -> bool:
         return self.limit is not None and self.claimed >= self.limit
+
+
+def initialize_pool(instance: dg.DagsterInstance, pool: str) -> None:
+    """Give ``pool`` its default limit (``dagster.yaml``) before any run claims a slot of it.
+
+    Dagster creates a pool's row when the first step claims it; on PostgreSQL two runs that do so
+    at once make the second fail its whole run (a unique violation aborts its transaction before
+    Dagster's fallback update). Done here, before the runs, a concurrent creator is harmless: the
+    row exists either way afterwards."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits or instance.global_op_concurrency_default_limit is None:
+        return
+    if any(limit.name == pool for limit in storage.get_pool_limits()):
+        return
+    try:
+        storage.initialize_concurrency_limit_to_default(pool)
+    except sqlalchemy.exc.DBAPIError:  # another process created it between our read and write
+        pass
 
 
 def pool_state(instance: dg.DagsterInstance, pool: str) -> PoolState:

@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from techhub_lake.automation.errors import RefreshFailed
+from techhub_lake.automation.instance import hold_storage_connections
 from techhub_lake.automation.interrupts import stop_requested, watch_stop_signals
 from techhub_lake.automation.recovery import (
     fail_dead_runs,
     free_slots_of_finished_runs,
+    initialize_pool,
     pool_state,
     process_tags,
 )
@@ -197,7 +199,7 @@ def refresh_lake(
         from techhub_lake import definitions
 
         defs, catalog = defs or definitions.defs, catalog or definitions.catalog
-    instance = instance or dg.DagsterInstance.get()
+    instance = hold_storage_connections(instance or dg.DagsterInstance.get())
     watch_stop_signals()
     fail_dead_runs(instance, echo)  # a killed earlier run must not hold the source pool forever
     layers = refresh_layers(defs, selection)
@@ -275,6 +277,7 @@ def wait_for_pool(instance: dg.DagsterInstance, pool: str, echo: Callable[[str],
     """Wait here, saying for what, until ``pool`` has a free slot (failing runs that died holding
     one), rather than in Dagster's executor, which waits silently and ignores Ctrl-C."""
     said = None
+    initialize_pool(instance, pool)
     while (state := pool_state(instance, pool)).full:
         if not fail_dead_runs(instance, echo) and not free_slots_of_finished_runs(instance, pool, echo):
             if state.holders != said:

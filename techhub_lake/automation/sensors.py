@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pyarrow as pa
-from deltalake import write_deltalake
 
 from techhub_lake.automation.refresh import (
     RANGE_END_TAG,
@@ -35,7 +34,7 @@ from techhub_lake.gold.funnel import (
 )
 from techhub_lake.gold.marts import FUNNEL
 from techhub_lake.gold.store import gold_key
-from techhub_lake.lake.delta import scan_delta
+from techhub_lake.lake.delta import scan_delta, write_delta
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.silver.current_state import silver_table_path
 from techhub_lake.source.connection import SourceUnavailable
@@ -183,8 +182,7 @@ def run_failure_sensor(context: dg.RunFailureSensorContext, lake: LakeStorage) -
     record = failure_record(run, planned_assets(context.instance, run), error.strip().splitlines()[0][:1000], step,
                             dt.datetime.now(dt.UTC))
     files = lake.files()
-    write_deltalake(files.uri(RUN_FAILURES), pa.Table.from_pylist([record], schema=RUN_FAILURE_SCHEMA), mode="append",
-                    storage_options=files.storage_options())
+    write_delta(files, RUN_FAILURES, pa.Table.from_pylist([record], schema=RUN_FAILURE_SCHEMA), "append")
     context.log.info(f"recorded failure of run {record['run_id']}: {record['error']}")
     webhook = os.environ.get(ALERT_WEBHOOK_ENV)
     if webhook:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from techhub_lake.bronze.arrow_types import SourceColumn, bronze_schema
+from techhub_lake.lake.delta import open_delta, write_delta
 from techhub_lake.lake.layout import EXTRACTION_LOGS, SCHEMA_VERSIONS
 from techhub_lake.lake.storage import LakeFiles
 
@@ -72,20 +73,12 @@ def schema_fingerprint(columns: list[SourceColumn]) -> tuple[str, str]:
 
 
 def _read(lake: LakeFiles, relative: str, table: str) -> pa.Table | None:
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    try:
-        delta = DeltaTable(lake.uri(relative), storage_options=lake.storage_options())
-    except TableNotFoundError:
-        return None
-    return delta.to_pyarrow_table(filters=[("table", "=", table)])
+    delta = open_delta(lake, relative)
+    return None if delta is None else delta.to_pyarrow_table(filters=[("table", "=", table)])
 
 
 def _append(lake: LakeFiles, relative: str, rows: pa.Table) -> None:
-    from deltalake import write_deltalake
-
-    write_deltalake(lake.uri(relative), rows, mode="append", schema_mode="merge", storage_options=lake.storage_options())
+    write_delta(lake, relative, rows, "append", schema_mode="merge")
 
 
 def record_schema_version(lake: LakeFiles, table: str, columns: list[SourceColumn], run_id: str) -> SchemaVersion:

@@ -8,12 +8,12 @@ import io
 
 import dagster as dg
 import polars as pl
-from deltalake import CommitProperties, write_deltalake
+from deltalake import CommitProperties
 
 from techhub_lake.catalog import Catalog
 from techhub_lake.faults import fault_point
 from techhub_lake.gold.marts import MartSpec
-from techhub_lake.lake.delta import open_delta, scan_delta
+from techhub_lake.lake.delta import open_delta, scan_delta, write_delta
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.silver.assets import silver_key
 from techhub_lake.silver.current_state import silver_table_path
@@ -80,13 +80,11 @@ def content_digest(frame: pl.DataFrame) -> str:
 def write_mart(lake: LakeFiles, spec: MartSpec, rows: pl.DataFrame, run_id: str, predicate: str | None = None) -> int:
     """Replace the mart, or with ``predicate`` only the rows it selects, in one Delta commit (readers
     see the previous version until it lands); returns the new version."""
-    uri = lake.uri(gold_path(spec.name, spec.domain))
+    path = gold_path(spec.name, spec.domain)
     properties = CommitProperties(custom_metadata={"techhub.run_id": run_id})
     fault_point("gold.write")
     if predicate is None:
-        write_deltalake(uri, rows.to_arrow(), mode="overwrite", schema_mode="overwrite",
-                        storage_options=lake.storage_options(), commit_properties=properties)
+        write_delta(lake, path, rows, "overwrite", schema_mode="overwrite", commit_properties=properties)
     else:
-        write_deltalake(uri, rows.to_arrow(), mode="overwrite", predicate=predicate,
-                        storage_options=lake.storage_options(), commit_properties=properties)
-    return open_delta(lake, gold_path(spec.name, spec.domain)).version()
+        write_delta(lake, path, rows, "overwrite", predicate=predicate, commit_properties=properties)
+    return open_delta(lake, path).version()

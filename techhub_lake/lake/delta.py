@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import polars as pl
-from deltalake import DeltaTable
+import pyarrow as pa
+from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from techhub_lake.lake.storage import LakeFiles
+
+# Properties every lake table is created with. delta-rs writes a checkpoint only every 100 commits by
+# default, and a reader replays every commit since the last one: the extraction and schema logs get a
+# commit per extraction, and on S3 (moto on loopback) opening such a table of 60 commits took 670 ms
+# and an append 435 ms, against 95 ms and 225 ms with a checkpoint every 10 commits.
+TABLE_PROPERTIES = {"delta.checkpointInterval": "10"}
+
+
+def write_delta(lake: LakeFiles, relative: str, data: pa.Table | pl.DataFrame, mode: str, **options) -> None:
+    """Write ``data`` to a lake table (``write_deltalake``'s ``mode`` and options), with the lake's
+    storage options; a table this creates gets ``TABLE_PROPERTIES``."""
+    rows = data.to_arrow() if isinstance(data, pl.DataFrame) else data
+    write_deltalake(lake.uri(relative), rows, mode=mode, storage_options=lake.storage_options(),
+                    configuration=TABLE_PROPERTIES, **options)
 
 
 class BrokenTable(RuntimeError):

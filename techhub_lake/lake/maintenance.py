@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import psutil
 import pyarrow.fs as pafs
 
-from techhub_lake.lake.delta import open_delta
+from techhub_lake.lake.delta import TABLE_PROPERTIES, open_delta
 from techhub_lake.lake.storage import TEMPORARY_MARK, LakeFiles
 
 VACUUM_RETENTION = dt.timedelta(days=7)
@@ -53,8 +53,12 @@ def delta_tables(lake: LakeFiles, under: str) -> list[str]:
 
 
 def upkeep_table(lake: LakeFiles, path: str, retention: dt.timedelta = VACUUM_RETENTION) -> TableUpkeep:
-    """Compact a table with many small files, then VACUUM what no version within ``retention`` uses."""
+    """Compact a table with many small files, then VACUUM what no version within ``retention`` uses;
+    a table without the lake's ``TABLE_PROPERTIES`` gets them."""
     table = open_delta(lake, path)
+    stale = {k: v for k, v in TABLE_PROPERTIES.items() if table.metadata().configuration.get(k) != v}
+    if stale:  # a table created before the lake set these properties
+        table.alter.set_table_properties(stale)
     before = len(table.file_uris())
     compacted = 0
     if before > COMPACT_WHEN_FILES:

@@ -5,11 +5,10 @@ import datetime as dt
 
 import dagster as dg
 import polars as pl
-from deltalake import write_deltalake
 
 from techhub_lake.bronze.assets import SOURCE_POOL
 from techhub_lake.catalog import Catalog
-from techhub_lake.lake.delta import open_delta
+from techhub_lake.lake.delta import open_delta, write_delta
 from techhub_lake.lake.layout import table_path_metadata
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.metadata import column_schema, markdown_table
@@ -94,8 +93,7 @@ def build_dq_report_asset(catalog: Catalog) -> dg.AssetsDefinition:
         now = dt.datetime.now(dt.UTC)
         report = measure_contracts([c for c in contracts if c.target.asset_key != DQ_REPORT_KEY], files,
                                    source.resolved_url(), source.statement_timeout_ms, bin_mask, context.run.run_id, now)
-        write_deltalake(files.uri(DQ_REPORT_PATH), report.to_arrow(), mode="append", partition_by=None,
-                        storage_options=files.storage_options())
+        write_delta(files, DQ_REPORT_PATH, report, "append")
         counts = report.group_by("outcome").len().rows()
         summary = dict(counts)
         context.log.info("dq_report: " + ", ".join(f"{n} {o}" for o, n in sorted(counts)))

@@ -3,13 +3,12 @@ exactly the bronze asset it reads."""
 
 import dagster as dg
 import polars as pl
-from deltalake import write_deltalake
 from pydantic import Field
 
 from techhub_lake.bronze.assets import SOURCE_POOL, SOURCE_RETRY
 from techhub_lake.bronze.specs import bronze_key
 from techhub_lake.catalog import Catalog, CatalogTable, Partitioning
-from techhub_lake.lake.delta import BrokenTable, open_delta
+from techhub_lake.lake.delta import BrokenTable, open_delta, write_delta
 from techhub_lake.lake.layout import table_path_metadata
 from techhub_lake.metadata import column_schema
 from techhub_lake.resources import LakeStorage, SourceDatabase
@@ -163,8 +162,7 @@ def build_child_asset(child: ChildTable, catalog: Catalog) -> dg.AssetsDefinitio
                              f"{silver_key(parent).to_user_string()} first", allow_retries=False)
         parent_rows = pl.from_arrow(parent_table.to_pyarrow_table())
         rows = child.build(parent_rows)
-        write_deltalake(files.uri(relative), rows.to_arrow(), mode="overwrite", schema_mode="overwrite",
-                        storage_options=files.storage_options())
+        write_delta(files, relative, rows, "overwrite", schema_mode="overwrite")
         metadata = {
             "dagster/row_count": dg.MetadataValue.int(rows.height),
             "parent_rows": dg.MetadataValue.int(parent_rows.height),

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable
 
 from techhub_lake.bronze.extract import arrow_snapshot
 from techhub_lake.bronze.metadata_log import latest_bronze_schema
 from techhub_lake.catalog import CatalogTable, Partitioning
 from techhub_lake.faults import fault_point
-from techhub_lake.lake.delta import open_delta
+from techhub_lake.lake.delta import open_delta, write_delta
 from techhub_lake.lake.storage import FileStat, LakeFiles
 from techhub_lake.silver.bronze_changes import (
     EXTRACTED_AT,
@@ -139,9 +139,8 @@ def _merge(lake: LakeFiles, path: str, table: CatalogTable, source: pl.DataFrame
     delta = open_delta(lake, path)
     arrow = source.to_arrow()
     if delta is None:
-        write_deltalake(lake.uri(path), arrow.drop_columns([DELETED]).filter(pc.invert(arrow[DELETED])),
-                        mode="error", storage_options=lake.storage_options(),
-                        commit_properties=CommitProperties(custom_metadata=metadata))
+        write_delta(lake, path, arrow.drop_columns([DELETED]).filter(pc.invert(arrow[DELETED])), "error",
+                    commit_properties=CommitProperties(custom_metadata=metadata))
         return {"num_target_rows_inserted": int(pc.sum(pc.invert(arrow[DELETED])).as_py() or 0)}
     fault_point("silver.merge")
     return (
@@ -236,8 +235,8 @@ def _append(lake: LakeFiles, path: str, rows: pl.DataFrame, cursor: dt.datetime 
     if target is not None and rows.height:
         rows = _widen_for(lake, path, target, rows, outcome)
     metadata = {CURSOR_KEY: cursor.isoformat()} if cursor else {}
-    write_deltalake(lake.uri(path), rows.to_arrow(), mode="append", schema_mode="merge" if target is not None else None,
-                    storage_options=lake.storage_options(), commit_properties=CommitProperties(custom_metadata=metadata))
+    write_delta(lake, path, rows, "append", schema_mode="merge" if target is not None else None,
+                commit_properties=CommitProperties(custom_metadata=metadata))
     outcome.inserted += rows.height
 
 
@@ -278,9 +277,8 @@ def _widen_for(lake: LakeFiles, path: str, target: DeltaTable, upserts: pl.DataF
     if grown:
         current = cast_to(pl.from_arrow(target.to_pyarrow_table()), grown)
         described = "; ".join(c.describe() for c in changes if c.column in grown)
-        write_deltalake(lake.uri(path), current.to_arrow(), mode="overwrite", schema_mode="overwrite",
-                        storage_options=lake.storage_options(),
-                        commit_properties=CommitProperties(custom_metadata={WIDENED_KEY: described}))
+        write_delta(lake, path, current, "overwrite", schema_mode="overwrite",
+                    commit_properties=CommitProperties(custom_metadata={WIDENED_KEY: described}))
         outcome.widened.extend(c.describe() for c in changes if c.column in grown)
     return cast_to(upserts, {c.column: c.widened for c in changes})
 
@@ -293,8 +291,7 @@ def _create_empty(lake: LakeFiles, path: str, table: CatalogTable, cursor: dt.da
     empty = pl.from_arrow(schema.empty_table()).with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias(EXTRACTED_AT))
     rows = enrich(table, latest_versions(empty, table))
     metadata = {CURSOR_KEY: cursor.isoformat()} if cursor else {}
-    write_deltalake(lake.uri(path), rows.to_arrow(), mode="error", storage_options=lake.storage_options(),
-                    commit_properties=CommitProperties(custom_metadata=metadata))
+    write_delta(lake, path, rows, "error", commit_properties=CommitProperties(custom_metadata=metadata))
 
 
 def _replace_with_snapshot(lake: LakeFiles, path: str, table: CatalogTable, changes, outcome: MergeOutcome) -> MergeOutcome:
@@ -310,9 +307,8 @@ def _replace_with_snapshot(lake: LakeFiles, path: str, table: CatalogTable, chan
         outcome.updated = rows.height - outcome.inserted
     else:
         outcome.inserted = rows.height
-    write_deltalake(lake.uri(path), rows.to_arrow(), mode="overwrite", schema_mode="overwrite",
-                    storage_options=lake.storage_options(),
-                    commit_properties=CommitProperties(custom_metadata={CURSOR_KEY: changes.cursor.isoformat()}))
+    write_delta(lake, path, rows, "overwrite", schema_mode="overwrite",
+                commit_properties=CommitProperties(custom_metadata={CURSOR_KEY: changes.cursor.isoformat()}))
     outcome.replaced = True
     outcome.rows_read = rows.height
     record_table_state(lake, path, outcome)
@@ -337,4 +333,4 @@ def _log_tombstones(lake: LakeFiles, table: CatalogTable, gone: pl.DataFrame, ru
     keys = ["|".join(str(v) for v in row) for row in gone.rows()]
     rows = pa.table({"table": [table.name] * len(keys), "key": keys, "deleted_at": [now] * len(keys),
                      "run_id": [run_id] * len(keys)}, schema=TOMBSTONE_SCHEMA)
-    write_deltalake(lake.uri(TOMBSTONES), rows, mode="append", storage_options=lake.storage_options())
+    write_delta(lake, TOMBSTONES, rows, "append")

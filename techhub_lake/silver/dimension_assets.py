@@ -3,11 +3,10 @@
 import datetime as dt
 
 import dagster as dg
-from deltalake import write_deltalake
 
 from techhub_lake.catalog import Catalog
 from techhub_lake.faults import fault_point
-from techhub_lake.lake.delta import read_delta
+from techhub_lake.lake.delta import read_delta, write_delta
 from techhub_lake.lake.layout import table_path_metadata
 from techhub_lake.metadata import column_schema
 from techhub_lake.resources import LakeStorage
@@ -46,8 +45,7 @@ def build_dimension_asset(spec: DimensionSpec, catalog: Catalog) -> dg.AssetsDef
                              allow_retries=False)
         dimension, counts = scd2_update(current, read_delta(files, dimension_path(spec)), spec, dt.datetime.now(dt.UTC))
         fault_point("silver.dimension")
-        write_deltalake(files.uri(dimension_path(spec)), dimension.to_arrow(), mode="overwrite", schema_mode="overwrite",
-                        storage_options=files.storage_options())
+        write_delta(files, dimension_path(spec), dimension, "overwrite", schema_mode="overwrite")
         context.log.info(f"{spec.name}: {counts.opened} opened, {counts.closed_changed} closed by a change, "
                          f"{counts.closed_deleted} by a delete; {counts.current} current of {counts.versions}")
         return dg.MaterializeResult(metadata={
@@ -81,8 +79,7 @@ def build_fact_requests_asset(catalog: Catalog) -> dg.AssetsDefinition:
         if missing:
             raise dg.Failure(f"materialize {', '.join(missing)} before fact_requests", allow_retries=False)
         facts = fact_requests(rows, dims)
-        write_deltalake(files.uri(FACT_PATH), facts.to_arrow(), mode="overwrite", schema_mode="overwrite",
-                        storage_options=files.storage_options())
+        write_delta(files, FACT_PATH, facts, "overwrite", schema_mode="overwrite")
         unmatched = {k: int(facts[k].null_count()) for k in ("user_sk", "company_sk", "service_sk")}
         return dg.MaterializeResult(metadata={
             "dagster/row_count": dg.MetadataValue.int(facts.height),

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import polars as pl
 import pyarrow as pa
-from deltalake import write_deltalake
 
 from techhub_lake.bronze.extract import (
     SOURCE_MD5,
@@ -24,7 +23,7 @@ from techhub_lake.bronze.extract import (
     source_row_hashes,
 )
 from techhub_lake.catalog import CatalogTable, Strategy
-from techhub_lake.lake.delta import open_delta
+from techhub_lake.lake.delta import open_delta, write_delta
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.silver.bronze_changes import EXTRACTED_AT
 from techhub_lake.silver.current_state import (
@@ -96,5 +95,5 @@ def reconcile_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, c
     record = pa.table({"table": [table.name], "run_id": [run_id], "checked": [report.checked], "stale": [report.stale],
                        "repaired": [outcome.updated], "inserted": [outcome.inserted], "deleted": [outcome.deleted],
                        "finished_at": [dt.datetime.now(dt.UTC)]}, schema=RECONCILIATION_SCHEMA)
-    write_deltalake(lake.uri(RECONCILIATIONS), record, mode="append", storage_options=lake.storage_options())
+    write_delta(lake, RECONCILIATIONS, record, "append")
     return report

@@ -3,10 +3,9 @@
 
 import dagster as dg
 import polars as pl
-from deltalake import write_deltalake
 
 from techhub_lake.catalog import Catalog
-from techhub_lake.lake.delta import read_delta
+from techhub_lake.lake.delta import read_delta, write_delta
 from techhub_lake.lake.layout import table_path_metadata
 from techhub_lake.metadata import column_schema
 from techhub_lake.resources import LakeStorage
@@ -43,8 +42,7 @@ def build_report_v2_asset(catalog: Catalog) -> dg.AssetsDefinition:
     def _report_v2(context: dg.AssetExecutionContext, lake: LakeStorage) -> dg.MaterializeResult:
         files = lake.files()
         reports = service_report_v2(_read(files, catalog, "service_report"))
-        write_deltalake(files.uri(REPORT_V2_PATH), reports.to_arrow(), mode="overwrite", schema_mode="overwrite",
-                        partition_by=["report_year"], storage_options=files.storage_options())
+        write_delta(files, REPORT_V2_PATH, reports, "overwrite", schema_mode="overwrite", partition_by=["report_year"])
         quality = quality_counts(reports)
         context.log.info(f"service_report_v2: {reports.height:,} reports, {quality.get('dq_signed_xml_malformed', 0)} "
                          f"malformed XML, {quality.get('dq_export_by_country_malformed', 0)} malformed export arrays")
@@ -75,8 +73,7 @@ def build_participants_asset(catalog: Catalog) -> dg.AssetsDefinition:
         files = lake.files()
         participants = techpark_participants(_read(files, catalog, "service_servicerequest"),
                                              _read(files, catalog, "account_company"))
-        write_deltalake(files.uri(PARTICIPANTS_PATH), participants.to_arrow(), mode="overwrite", schema_mode="overwrite",
-                        storage_options=files.storage_options())
+        write_delta(files, PARTICIPANTS_PATH, participants, "overwrite", schema_mode="overwrite")
         context.log.info(f"techpark_participants: {participants.height:,} companies")
         return dg.MaterializeResult(metadata={
             "dagster/row_count": dg.MetadataValue.int(participants.height),

@@ -58,10 +58,13 @@ def start_refresh(env: dict, selection: str, log: Path) -> subprocess.Popen:
                             stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
 
 
-def wait_until(condition, seconds: float, what: str) -> None:
+def wait_until(condition, seconds: float, what: str, logs: tuple[Path, ...] = ()) -> None:
+    """Poll ``condition``; on timeout fail naming ``what`` with the end of each refresh's log."""
     deadline = time.monotonic() + seconds
     while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        if time.monotonic() > deadline:
+            tails = "\n".join(f"--- {log.name}:\n{log.read_text()[-3000:]}" for log in logs if log.exists())
+            pytest.fail(f"timed out waiting for {what}\n{tails}")
         time.sleep(0.5)
 
 
@@ -73,7 +76,8 @@ def test_killed_runs_are_failed_and_their_slots_freed_and_the_next_refresh_loads
     b = start_refresh(env, "key:bronze/service/servicerequestlog", tmp / "b.log")
     try:
         # both block inside their extraction, each holding one of the pool's two slots
-        wait_until(lambda: pool_state(instance, SOURCE_POOL).claimed == 2, 120, "two refreshes holding the pool")
+        wait_until(lambda: pool_state(instance, SOURCE_POOL).claimed == 2, 180, "two refreshes holding the pool",
+                   (tmp / "a.log", tmp / "b.log"))
         # a third refresh that needs the pool says what it waits for, and SIGTERM stops it at once
         c = start_refresh(env, "key:bronze/core/city", tmp / "c.log")
         wait_until(lambda: "waiting for pool techhub_source" in (tmp / "c.log").read_text(), 120, "the waiting message")
@@ -102,7 +106,8 @@ def test_killed_runs_are_failed_and_their_slots_freed_and_the_next_refresh_loads
     lock = locked(url, "core_actionlog")
     d = start_refresh(env, "key:bronze/core/actionlog", tmp / "d.log")
     try:
-        wait_until(lambda: pool_state(instance, SOURCE_POOL).claimed == 1, 120, "a refresh holding the pool")
+        wait_until(lambda: pool_state(instance, SOURCE_POOL).claimed == 1, 180, "a refresh holding the pool",
+                   (tmp / "d.log",))
         os.kill(d.pid, signal.SIGKILL)
         d.wait(timeout=10)
     finally:

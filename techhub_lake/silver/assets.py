@@ -67,6 +67,8 @@ def merge_metadata(outcome: MergeOutcome, uri: str) -> dict[str, dg.MetadataValu
         metadata["dagster/column_schema"] = column_schema((f.name, f.type) for f in outcome.schema)
     if outcome.widened:  # a source column changed type: silver now holds it in a wider one
         metadata["schema_widened"] = dg.MetadataValue.text("; ".join(outcome.widened))
+    if outcome.filled:  # new keys in the source's JSON: columns added and computed for every row
+        metadata["columns_added"] = dg.MetadataValue.text(", ".join(outcome.filled))
     for name, count in sorted(outcome.quality.items()):
         metadata[f"quality/{name}"] = dg.MetadataValue.int(count)
     if outcome.cursor is not None:
@@ -118,6 +120,8 @@ def build_silver_asset(table: CatalogTable, catalog: Catalog) -> dg.AssetsDefini
             raise dg.Failure(description=f"{exc}: {schema_drift_remedy(context.asset_key)}", allow_retries=False) from None
         if outcome.widened:
             context.log.warning(f"{table.name}: source column type changed, silver widened {'; '.join(outcome.widened)}")
+        if outcome.filled:
+            context.log.info(f"{table.name}: new columns {', '.join(outcome.filled)}, computed for every row")
         context.log.info(f"{table.name}: +{outcome.inserted} ~{outcome.updated} -{outcome.deleted}, {outcome.rows} rows")
         metadata = merge_metadata(outcome, files.uri(silver_table_path(table)))
         if config.reconcile:

@@ -74,6 +74,7 @@ class MergeOutcome:
     quality: dict[str, int] = field(default_factory=dict)
     schema: pa.Schema | None = None
     widened: list[str] = field(default_factory=list)  # columns whose type silver widened ("col: old + new -> type")
+    filled: list[str] = field(default_factory=list)  # columns added, computed for the rows written before them
 
 
 def silver_cursor(lake: LakeFiles, table: CatalogTable) -> dt.datetime | None:
@@ -172,9 +173,11 @@ def merge_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, run_i
         return _replace_with_snapshot(lake, path, table, changes, outcome)
 
     stats = lake.file_stats(table_directory(changes.files)) if changes.files else {}  # one listing per merge
-    if changes.files and open_delta(lake, path) is None:
+    target = open_delta(lake, path)
+    if changes.files and target is None:
         return _first_load(url, lake, path, table, changes, stats, outcome, statement_timeout_ms,
                            first_load_chunk_bytes)
+    before = set(target.schema().to_arrow().names) if target is not None else set()
     chunks = chunks_of(changes.files, stats, BRONZE_BYTES_PER_MERGE) or [[]]
     for number, files in enumerate(chunks, start=1):
         last = number == len(chunks)
@@ -194,6 +197,8 @@ def merge_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, run_i
         apply_changes(lake, path, table, upserts, gone, changes.cursor, outcome, run_id)
     if open_delta(lake, path) is None:
         _create_empty(lake, path, table, changes.cursor)
+    elif before:
+        _fill_new_columns(lake, path, table, before, outcome)
     record_table_state(lake, path, outcome)
     return outcome
 
@@ -213,6 +218,7 @@ def _first_load(url: str, lake: LakeFiles, path: str, table: CatalogTable, chang
     newest_first = sorted(changes.files, key=lambda f: (stats[f].mtime, f), reverse=True)  # one listing: all there
     chunks = chunks_of(newest_first, stats, chunk_bytes)
     written = live.clear()
+    first_columns: set[str] = set()
     for number, files in enumerate(chunks, start=1):
         bronze = latest_versions(read_bronze(lake, files, stats), table)
         outcome.rows_read += bronze.height
@@ -221,11 +227,32 @@ def _first_load(url: str, lake: LakeFiles, path: str, table: CatalogTable, chang
         cursor = changes.cursor if number == len(chunks) else None
         if rows.height or (cursor is not None and open_delta(lake, path) is not None):
             _append(lake, path, rows, cursor, outcome)
+            first_columns = first_columns or set(rows.columns)
         written = pl.concat([written, rows.select(keys)], how="vertical_relaxed")
     if open_delta(lake, path) is None:
         _create_empty(lake, path, table, changes.cursor)
+    elif first_columns:
+        _fill_new_columns(lake, path, table, first_columns, outcome)
     record_table_state(lake, path, outcome)
     return outcome
+
+
+def _fill_new_columns(lake: LakeFiles, path: str, table: CatalogTable, before: set[str], outcome: MergeOutcome) -> None:
+    """Compute the columns this refresh added (a goal or a tag key first seen in its rows) for the
+    rows written before them, which Delta's schema evolution left NULL; one overwrite commit, only
+    when a column was added (rare: a new key in the source's JSON). Only the new columns are taken
+    from the recomputation, so transforms that replace a source column are not applied twice."""
+    target = open_delta(lake, path)
+    added = [c for c in target.schema().to_arrow().names if c not in before]
+    if not added:
+        return
+    current = pl.from_arrow(target.to_pyarrow_table())
+    recomputed = enrich(table, current, set(current.columns))
+    filled = current.with_columns(recomputed.select(added))
+    cursor = silver_cursor(lake, table)
+    write_delta(lake, path, filled, "overwrite", schema_mode="overwrite",
+                commit_properties=CommitProperties(custom_metadata={CURSOR_KEY: cursor.isoformat()} if cursor else {}))
+    outcome.filled.extend(added)
 
 
 def _append(lake: LakeFiles, path: str, rows: pl.DataFrame, cursor: dt.datetime | None, outcome: MergeOutcome) -> None:

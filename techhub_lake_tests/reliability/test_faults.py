@@ -263,17 +263,24 @@ def test_a_corrupt_bronze_file_is_named_and_a_re_extraction_heals_it(stand):
 
 
 def test_a_lost_delta_commit_is_named_and_rebuild_repairs_it(stand):
-    for _ in range(2):  # commits of its own, whatever ran before
-        churned(stand)
-        first_load(stand, USERS)
-    churned(stand)
     path = silver_table_path(stand.catalog.table("account_user"))
     log = Path(stand.lake.path(f"{path}/_delta_log"))
-    checkpoint = json.loads((log / "_last_checkpoint").read_text())["version"] if (log / "_last_checkpoint").exists() else -1
-    # a commit a reader needs: after the last checkpoint (which stands for every older one), before the latest
-    needed = sorted(c for c in log.glob("*.json") if checkpoint < int(c.stem))[:-1]
-    assert needed, sorted(c.name for c in log.iterdir())
-    needed[len(needed) // 2].unlink()
+
+    def needed() -> list[Path]:
+        """Commits a reader needs: after the last checkpoint (which stands for every older one), before the latest."""
+        last = log / "_last_checkpoint"
+        checkpoint = json.loads(last.read_text())["version"] if last.exists() else -1
+        return sorted(c for c in log.glob("*.json") if checkpoint < int(c.stem))[:-1]
+
+    for _ in range(12):  # refreshes of its own until there is such a commit (a checkpoint every 10 commits)
+        if needed():
+            break
+        churned(stand)
+        first_load(stand, USERS)
+    lost = needed()
+    assert lost, sorted(c.name for c in log.iterdir())
+    lost[len(lost) // 2].unlink()
+    churned(stand)
     error = one_line_error(stand.refresh(USERS))
     assert f"techhub-lake rebuild {path}" in error and "cannot be read" in error
     rebuilt = stand.cli("rebuild", path)

@@ -277,14 +277,45 @@ def test_a_first_load_in_many_small_appends_equals_one_in_a_single_chunk(new_dat
         small, whole = results["small chunks"], results["one chunk"]
         assert sorted(small.columns) == sorted(whole.columns) and small.height == whole.height
         both = small.join(whole, on="id", suffix="_whole")
-        # Known gap: a goal_<x> column is NULL, not False, on rows appended before any row of their
-        # chunk had goal x (the MERGE path has the same gap across chunks and refreshes).
-        compared = [c for c in small.columns if c != "id" and not c.startswith("goal_")]
+        # goal_<x> columns included: rows appended before goal x first appeared get it computed too
         differing = {c: both.filter(pl.col(c).ne_missing(pl.col(f"{c}_whole"))).select("id", c, f"{c}_whole").head(3).rows()
-                     for c in compared if both.filter(pl.col(c).ne_missing(pl.col(f"{c}_whole"))).height}
+                     for c in small.columns if c != "id" and both.filter(pl.col(c).ne_missing(pl.col(f"{c}_whole"))).height}
         assert differing == {}, (name, differing)
-        goals = [c for c in small.columns if c.startswith("goal_")]
-        assert all(both.filter(pl.col(c).is_not_null()).select((pl.col(c) == pl.col(f"{c}_whole")).all()).item()
-                   for c in goals)  # where computed, the same
         assert small["id"].is_duplicated().sum() == 0
 
+
+
+def test_a_goal_first_seen_late_is_computed_for_the_rows_written_before_it(new_database, tmp_path):
+    """A dynamic column (``goal_<x>``) added by a later chunk of the first load, or by a later
+    refresh, is False, not NULL, on the rows silver wrote before x was first seen."""
+    import psycopg2
+
+    url = new_database()
+    init_source(url, scale=0.005, seed=53)
+    table = CATALOG.table("account_user")
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cur:  # the oldest user (an old bronze day file) gets a goal nobody has
+        cur.execute("UPDATE account_user SET data = jsonb_set(data, '{goals}', '[\"Rare goal A\"]') "
+                    "WHERE id = (SELECT id FROM account_user WHERE jsonb_typeof(data) = 'object' ORDER BY updated_at, id LIMIT 1)")
+    conn.close()
+    lake = LakeFiles(str(tmp_path / "lake"))
+    load_bronze(url, lake, CATALOG, dt.date(2019, 1, 1), run_id="first")
+    bronze_bytes = sum(lake.fs.get_file_info(lake.path(f)).size for f in lake.list_files(bronze_table_dir(table)))
+    first = merge_current_state(url, lake, table, run_id="first", first_load_chunk_bytes=max(1, bronze_bytes // 10))
+    assert "goal_rare_goal_a" in first.filled  # seen only in the last chunk (oldest files come last)
+
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cur:  # a refresh brings another goal, on the newest user
+        cur.execute("UPDATE account_user SET data = jsonb_set(data, '{goals}', '[\"Rare goal B\"]'), updated_at = now() "
+                    "WHERE id = (SELECT id FROM account_user WHERE jsonb_typeof(data) = 'object' ORDER BY updated_at DESC, id LIMIT 1)")
+    conn.close()
+    load_bronze(url, lake, CATALOG, dt.date.today() - dt.timedelta(days=1), run_id="second")
+    second = merge_current_state(url, lake, table, run_id="second")
+    assert "goal_rare_goal_b" in second.filled
+
+    rows = silver_rows(lake, table)
+    for goal in ("goal_rare_goal_a", "goal_rare_goal_b"):
+        with_goals = rows.filter(pl.col("goals").is_not_null())
+        assert with_goals[goal].null_count() == 0, goal  # computed for every row that has goals
+        assert with_goals[goal].sum() == 1, goal  # and true only where the source has it
+        assert rows.filter(pl.col("goals").is_null())[goal].null_count() == rows["goals"].null_count()

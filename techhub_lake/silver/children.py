@@ -5,7 +5,8 @@
 - ``silver/service/hubformdata_fields``: one row per form submission and field, whatever fields the
   form has, so any form can be queried without a schema change.
 
-Both are rebuilt from their parent's current state on each materialization.
+``company_tags`` is built again only for the companies that changed; ``hubformdata_fields`` is
+rebuilt whole (a field's value type is settled over every submission).
 """
 
 from __future__ import annotations
@@ -96,12 +97,15 @@ class ChildTable:
     build: Callable[[pl.DataFrame], pl.DataFrame]
     description: str
     key: tuple[str, ...]  # what identifies a row
+    # the column holding the parent's key when a parent's rows depend on that parent row alone:
+    # then only the rows of changed parents are built again (``silver.incremental``)
+    parent_key_column: str | None = None
 
 
 CHILD_TABLES = [
     ChildTable("account", "company_tags", "account_company", company_tags,
                "Company tags (startup, IT company, techpark, TS member): status, moderation, data as JSON.",
-               ("company_id", "tag_type")),
+               ("company_id", "tag_type"), parent_key_column="company_id"),
     ChildTable("service", "hubformdata_fields", "service_hubformdata", hubformdata_fields,
                "Every field of every hub form submission as (field, value, value_type), whatever the form.",
                ("hubformdata_id", "field")),

@@ -1,5 +1,6 @@
-"""The techpark silver assets (seed 001): ``silver/service/service_report_v2`` and
-``silver/service/techpark_participants``, rebuilt from silver current state on each run."""
+"""The techpark silver assets (seed 001): ``silver/service/service_report_v2`` (only the reports
+that changed are parsed again) and ``silver/service/techpark_participants`` (rebuilt from silver
+current state on each run)."""
 
 import dagster as dg
 import polars as pl
@@ -11,6 +12,7 @@ from techhub_lake.metadata import column_schema
 from techhub_lake.resources import LakeStorage
 from techhub_lake.silver.assets import SILVER_GROUP, silver_key
 from techhub_lake.silver.current_state import SILVER_ROOT, silver_table_path
+from techhub_lake.silver.incremental import derive_changed
 from techhub_lake.silver.techpark import service_report_v2, techpark_participants
 from techhub_lake.silver.transforms import quality_counts
 
@@ -41,13 +43,17 @@ def build_report_v2_asset(catalog: Catalog) -> dg.AssetsDefinition:
     @dg.multi_asset(name="silver_service_report_v2", specs=[spec])
     def _report_v2(context: dg.AssetExecutionContext, lake: LakeStorage) -> dg.MaterializeResult:
         files = lake.files()
-        reports = service_report_v2(_read(files, catalog, "service_report"))
+        derived = derive_changed(read_delta(files, REPORT_V2_PATH), _read(files, catalog, "service_report"), "id",
+                                 "report_id", service_report_v2)
+        reports = derived.rows.sort("report_id")
         write_delta(files, REPORT_V2_PATH, reports, "overwrite", schema_mode="overwrite", partition_by=["report_year"])
         quality = quality_counts(reports)
-        context.log.info(f"service_report_v2: {reports.height:,} reports, {quality.get('dq_signed_xml_malformed', 0)} "
+        context.log.info(f"service_report_v2: {reports.height:,} reports ({derived.parents_built:,} parsed, the others "
+                         f"kept), {quality.get('dq_signed_xml_malformed', 0)} "
                          f"malformed XML, {quality.get('dq_export_by_country_malformed', 0)} malformed export arrays")
         return dg.MaterializeResult(metadata={
             "dagster/row_count": dg.MetadataValue.int(reports.height),
+            "reports_parsed": dg.MetadataValue.int(derived.parents_built),
             "companies": dg.MetadataValue.int(reports.get_column("company_id").n_unique()),
             "report_years": dg.MetadataValue.text(", ".join(str(y) for y in sorted(reports["report_year"].drop_nulls().unique()))),
             "bin_from_signed_xml": dg.MetadataValue.int(int((reports["bin_source"] == "signed_xml").sum())),

@@ -1,0 +1,81 @@
+"""Derived silver tables built again only for the parents that changed: the result always equals a
+whole rebuild, and only new or changed parents reach the (costly) build."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from techhub_lake.silver.children import company_tags
+from techhub_lake.silver.current_state import ROW_HASH
+from techhub_lake.silver.incremental import PARENT_HASH, derive_changed
+from techhub_lake.silver.techpark import service_report_v2
+
+
+def hashed(frame: pl.DataFrame) -> pl.DataFrame:
+    """Parents as silver holds them: with the hash of their columns."""
+    return frame.with_columns(pl.struct(frame.columns).hash(seed=0).reinterpret(signed=True).alias(ROW_HASH))
+
+
+def reports(rows: list[tuple[int, str, str | None]]) -> pl.DataFrame:
+    return hashed(pl.DataFrame(
+        {"id": [r[0] for r in rows], "company_id": [7] * len(rows), "request_id": [1] * len(rows),
+         "status": ["sent"] * len(rows), "data": [r[1] for r in rows], "signed_xml": [r[2] for r in rows],
+         "created_at": [None] * len(rows), "updated_at": [None] * len(rows)},
+        schema_overrides={"created_at": pl.Datetime("us", "UTC"), "updated_at": pl.Datetime("us", "UTC")}))
+
+
+XML = '<Report><Header><BIN>{}</BIN></Header></Report>'
+
+
+def counting(build):
+    """``build`` that records the parent keys it was given."""
+    seen: list[int] = []
+
+    def wrapped(parents: pl.DataFrame) -> pl.DataFrame:
+        seen.extend(parents["id"].to_list())
+        return build(parents)
+
+    return wrapped, seen
+
+
+def test_only_new_and_changed_reports_are_parsed_and_the_result_equals_a_whole_rebuild():
+    first = reports([(1, '{"revenue": 10}', XML.format("111111111111")), (2, '{"revenue": 20}', None),
+                     (3, '{"revenue": 30}', "<broken")])
+    build, seen = counting(service_report_v2)
+    initial = derive_changed(None, first, "id", "report_id", service_report_v2)
+    assert initial.parents_built == 3 and PARENT_HASH in initial.rows.columns
+
+    # report 2 edited, report 3 deleted, report 4 new; report 1 untouched
+    second = reports([(1, '{"revenue": 10}', XML.format("111111111111")), (2, '{"revenue": 25}', None),
+                      (4, '{"revenue": 40}', XML.format("222222222222"))])
+    again = derive_changed(initial.rows, second, "id", "report_id", build)
+    assert sorted(set(seen)) == [2, 4]  # parsed again: only what changed (the empty frame is the schema probe)
+    assert (again.parents_built, again.parents_kept) == (2, 1)
+    whole = derive_changed(None, second, "id", "report_id", service_report_v2).rows
+    assert again.rows.sort("report_id").equals(whole.sort("report_id"))
+    assert again.rows.filter(pl.col("report_id") == 2)["revenue"].to_list() == [25.0]
+    assert 3 not in again.rows["report_id"].to_list()
+
+
+def test_a_table_of_other_columns_is_rebuilt_whole():
+    parents = reports([(1, '{"revenue": 10}', None), (2, '{"revenue": 20}', None)])
+    older = derive_changed(None, parents, "id", "report_id", service_report_v2).rows.drop("comment")  # older code
+    build, seen = counting(service_report_v2)
+    rebuilt = derive_changed(older, parents, "id", "report_id", build)
+    assert rebuilt.parents_built == 2 and "comment" in rebuilt.rows.columns and sorted(set(seen)) == [1, 2]
+
+
+def test_company_tags_of_unchanged_companies_are_kept():
+    tag = '{"status": "approved", "moderation_data": {"verified_at": "2024-01-01T00:00:00Z", "verified_by": 3}}'
+    companies = hashed(pl.DataFrame({"id": [1, 2], "tag_startup": [tag, None], "tag_it_company": [None, tag],
+                                     "tag_techpark": [None, None], "tag_ts_member": [None, None]},
+                                    schema_overrides={"tag_techpark": pl.String, "tag_ts_member": pl.String}))
+    first = derive_changed(None, companies, "id", "company_id", company_tags)
+    changed = hashed(companies.drop(ROW_HASH).with_columns(
+        pl.when(pl.col("id") == 2).then(pl.lit(tag)).otherwise(pl.col("tag_techpark")).alias("tag_techpark")))
+    build, seen = counting(company_tags)
+    again = derive_changed(first.rows, changed, "id", "company_id", build)
+    assert sorted(set(seen)) == [2]
+    whole = derive_changed(None, changed, "id", "company_id", company_tags).rows
+    assert again.rows.sort("company_id", "tag_type").equals(whole.sort("company_id", "tag_type"))
+    assert again.rows.filter(pl.col("company_id") == 2)["tag_type"].sort().to_list() == ["it_company", "techpark"]

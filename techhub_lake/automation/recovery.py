@@ -23,6 +23,8 @@ import dagster as dg
 import psutil
 import sqlalchemy.exc
 
+from techhub_lake.processes import process_gone
+
 HOST_TAG = "techhub/host"
 PID_TAG = "techhub/pid"
 IN_PROGRESS = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.CANCELING]
@@ -63,17 +65,6 @@ def _run_pid(instance: dg.DagsterInstance, run: dg.DagsterRun) -> int | None:
     return event.pid if event is not None and event.pid else None
 
 
-def _process_gone(pid: int, run_started: float | None) -> bool:
-    try:
-        process = psutil.Process(pid)
-        if process.status() == psutil.STATUS_ZOMBIE:
-            return True
-        # the pid was reused by a process that started after the run did
-        return run_started is not None and process.create_time() > run_started + 1
-    except psutil.NoSuchProcess:
-        return True
-
-
 def find_dead_runs(instance: dg.DagsterInstance) -> list[DeadRun]:
     """Runs in progress on this host (by their ``techhub/host`` tag, or any run when the instance's
     storage is only reachable from this machine) whose process no longer exists."""
@@ -85,7 +76,7 @@ def find_dead_runs(instance: dg.DagsterInstance) -> list[DeadRun]:
         if run.tags.get(HOST_TAG, host if local else None) != host:
             continue
         pid = _run_pid(instance, run)
-        if pid is None or not _process_gone(pid, record.start_time):
+        if pid is None or not process_gone(pid, record.start_time):
             continue
         dead.append(DeadRun(run.run_id, pid, _pools_held(instance, run.run_id)))
     return dead

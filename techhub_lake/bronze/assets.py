@@ -29,6 +29,7 @@ from techhub_lake.faults import fault_point
 from techhub_lake.lake.layout import EXTRACTION_LOGS, SCHEMA_VERSIONS, bronze_table_dir
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.metadata import column_schema, markdown_table
+from techhub_lake.processes import stop_fails_the_step
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.source.connection import SourceRefused
 
@@ -175,14 +176,13 @@ def materialize_bronze(context: dg.AssetExecutionContext, table: CatalogTable, c
                          allow_retries=False)
     snapshot_day = None if days else dt.datetime.now(ZoneInfo(catalog.defaults.timezone)).date()
     try:
-        extraction, version = extract_and_record(
-            source.resolved_url(), lake, table, catalog, days=days, snapshot_day=snapshot_day,
-            run_id=context.run.run_id, statement_timeout_ms=source.statement_timeout_ms, log=context.log.info,
-            on_batch=lambda batches, rows: batches % 50 == 0 and context.log.info(f"{rows:,} rows read"))
+        with stop_fails_the_step():
+            extraction, version = extract_and_record(
+                source.resolved_url(), lake, table, catalog, days=days, snapshot_day=snapshot_day,
+                run_id=context.run.run_id, statement_timeout_ms=source.statement_timeout_ms, log=context.log.info,
+                on_batch=lambda batches, rows: batches % 50 == 0 and context.log.info(f"{rows:,} rows read"))
     except (CatalogError, SourceRefused) as exc:  # the same on every retry: fail at once, saying why
         raise dg.Failure(description=str(exc), allow_retries=False) from None
-    except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):  # a stop is not a failure to retry
-        raise dg.Failure(description="interrupted by Ctrl-C or SIGTERM", allow_retries=False) from None
     shared, per_day = bronze_metadata(extraction, version, lake, days)
     for partition_key, metadata in per_day.items():
         context.add_asset_metadata(metadata, partition_key=partition_key)

@@ -19,11 +19,11 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import psutil
 import pyarrow.fs as pafs
 
 from techhub_lake.lake.delta import TABLE_PROPERTIES, open_delta
 from techhub_lake.lake.storage import TEMPORARY_MARK, LakeFiles
+from techhub_lake.processes import process_gone
 
 VACUUM_RETENTION = dt.timedelta(days=7)
 DEBRIS_AGE = dt.timedelta(hours=6)
@@ -78,11 +78,7 @@ def writer_gone(temporary: str, written: dt.datetime) -> bool:
     parts = owner.split("~")
     if len(parts) != 3 or parts[1] != socket.gethostname() or not parts[2].isdigit():
         return False  # another machine's write (or an old name): only its age tells
-    try:
-        process = psutil.Process(int(parts[2]))
-        return process.status() == psutil.STATUS_ZOMBIE or process.create_time() > written.timestamp() + 1
-    except psutil.NoSuchProcess:
-        return True
+    return process_gone(int(parts[2]), written.timestamp())
 
 
 def remove_debris(lake: LakeFiles, under: str, older_than: dt.timedelta = DEBRIS_AGE,

@@ -11,6 +11,7 @@ from techhub_lake.catalog import Catalog, CatalogTable, Partitioning
 from techhub_lake.lake.delta import BrokenTable, open_delta, read_delta, write_delta
 from techhub_lake.lake.layout import table_path_metadata
 from techhub_lake.metadata import column_schema
+from techhub_lake.processes import stop_fails_the_step
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.silver.bronze_changes import CorruptBronzeFile
 from techhub_lake.silver.children import CHILD_TABLES, ChildTable
@@ -107,12 +108,11 @@ def build_silver_asset(table: CatalogTable, catalog: Catalog) -> dg.AssetsDefini
         files = lake.files()
         url = source.resolved_url() if reads_source else ""
         try:
-            outcome = merge_current_state(url, files, table, run_id=context.run.run_id,
-                                          statement_timeout_ms=source.statement_timeout_ms)
+            with stop_fails_the_step():
+                outcome = merge_current_state(url, files, table, run_id=context.run.run_id,
+                                              statement_timeout_ms=source.statement_timeout_ms)
         except (SourceRefused, BrokenTable) as exc:  # the same on every retry: fail at once, saying why
             raise dg.Failure(description=str(exc), allow_retries=False) from None
-        except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):  # a stop is not a failure to retry
-            raise dg.Failure(description="interrupted by Ctrl-C or SIGTERM", allow_retries=False) from None
         except CorruptBronzeFile as exc:
             again = (f"dagster asset materialize -m techhub_lake.definitions --select {bronze_key(table).to_user_string()}"
                      + (f" --partition {exc.day.isoformat()}" if exc.day and table.partitioning == Partitioning.DAILY else ""))

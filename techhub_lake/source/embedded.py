@@ -20,8 +20,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
-
+from techhub_lake.processes import process_gone
 from techhub_lake.settings import state_dir
 
 DATABASE = "techhub"  # the synthetic source; Dagster's storage has a database of its own
@@ -172,10 +171,7 @@ def _wait_gone(pid: int, timeout: float) -> None:
 
 def process_alive(pid: int) -> bool:
     """True if ``pid`` is a live (not zombie) process."""
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
+    return not process_gone(pid)
 
 
 @contextlib.contextmanager

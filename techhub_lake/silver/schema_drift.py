@@ -50,11 +50,23 @@ def supertype(column: str, old: pl.DataType, new: pl.DataType, *, where: str) ->
                           "and no type holds both") from None
 
 
+# Delta Lake has no unsigned integers: delta-rs stores a UInt32 column as Int32 (and so on), so
+# an unsigned column read back is signed. Comparing the stored type keeps such a column (a count
+# from ``list.len()``) from looking like a source type change on every write after the first.
+_AS_STORED: dict[pl.DataType, pl.DataType] = {pl.UInt8: pl.Int8, pl.UInt16: pl.Int16, pl.UInt32: pl.Int32,
+                                              pl.UInt64: pl.Int64}
+
+
+def as_stored(dtype: pl.DataType) -> pl.DataType:
+    """The type a column of ``dtype`` has once written to a Delta table and read back."""
+    return _AS_STORED.get(dtype, dtype)
+
+
 def type_changes(existing: pl.Schema, incoming: pl.Schema, *, where: str) -> list[TypeChange]:
-    """The columns present in both schemas whose types differ, with the type each must take."""
+    """The columns present in both schemas whose stored types differ, with the type each must take."""
     return [TypeChange(name, existing[name], incoming[name],
-                       supertype(name, existing[name], incoming[name], where=where))
-            for name in existing.names() if name in incoming and existing[name] != incoming[name]]
+                       supertype(name, existing[name], as_stored(incoming[name]), where=where))
+            for name in existing.names() if name in incoming and existing[name] != as_stored(incoming[name])]
 
 
 def cast_to(frame: pl.DataFrame, types: dict[str, pl.DataType]) -> pl.DataFrame:

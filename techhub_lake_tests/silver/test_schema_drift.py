@@ -22,6 +22,7 @@ from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.silver.assets import silver_key
 from techhub_lake.silver.current_state import merge_current_state, silver_table_path
 from techhub_lake.silver.reconcile import reconcile_current_state
+from techhub_lake.source.churn import churn_source
 from techhub_lake.source.generator import init_source
 from techhub_lake_tests.helpers import load_bronze
 from techhub_lake_tests.silver.test_current_state import differing_keys, silver_rows, source_rows
@@ -82,6 +83,20 @@ def test_boolean_to_text_widens_silver_and_a_first_merge_reads_both_kinds_of_fil
     shutil.copytree(lake.path("bronze"), fresh.path("bronze"))
     merge_current_state(url, fresh, USERS, run_id="fresh")
     assert differing_keys(silver_rows(fresh, USERS), source.drop(SOURCE_MD5), USERS) == (set(), set(), set())
+
+
+def test_a_count_computed_in_silver_is_not_taken_for_a_source_type_change(loaded_users):
+    """``signature_count`` is a list length (unsigned in Polars, signed once stored in Delta): a
+    second merge must neither widen nor rewrite the table."""
+    url, lake = loaded_users
+    requests = CATALOG.table("service_servicerequest")
+    merge_current_state(url, lake, requests, run_id="first")
+    churn_source(url, seed=9)
+    _load_recent_days(url, lake, "churned")
+    outcome = merge_current_state(url, lake, requests, run_id="churned")
+    assert outcome.widened == []
+    assert outcome.inserted + outcome.updated > 0
+    assert silver_rows(lake, requests).schema["signature_count"] == pl.Int32
 
 
 def test_integer_to_bigint_widens_and_a_new_column_is_added(loaded_users, tmp_path):

@@ -55,6 +55,7 @@ def json_object_array_length(column: str, path: str) -> pl.Expr:
         .str.json_decode(pl.Struct({"items": pl.List(pl.Struct({}))}))
         .struct.field("items")
         .list.len()
+        .cast(pl.Int32)
     )
 
 

@@ -1,5 +1,5 @@
 """The deployment files, checked without a Docker engine: the compose file validates with the compose
-client, has the services README names, binds only to loopback, takes secrets only from .env and
+client, has the services docs/deployment.md names, binds only to loopback, takes secrets only from .env and
 sets exactly the environment the code reads; the deployment's dagster.yaml and workspace.yaml are
 valid and match the compose file; the Dockerfile is slim, non-root and holds no secret; the Helm
 values fill the chart with this project's settings."""
@@ -66,8 +66,7 @@ def test_compose_validates_and_every_service_readme_names_exists(resolved):
     services = set(resolved["services"])
     assert services == {"techhub-db", "techhub-source-init", "dagster-db", "minio", "minio-init", "code-location",
                         "dagster-webserver", "dagster-daemon"}
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    deploying = readme.split("## Deploying", 1)[1].split("\n## ", 1)[0]
+    deploying = (REPO / "docs" / "deployment.md").read_text(encoding="utf-8")
     named = set(re.findall(r"^\| `([a-z-]+)` \|", deploying, flags=re.MULTILINE))
     assert named == services
 

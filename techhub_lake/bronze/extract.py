@@ -50,7 +50,7 @@ from techhub_lake.source.connection import (
     remedy_for,
 )
 
-PARQUET_COMPRESSION = "snappy"  # seed 000: "Bronze: Parquet (snappy)"; measured cheapest per small daily file
+PARQUET_COMPRESSION = "snappy"  # the data-lake plan: bronze is Parquet (snappy); measured cheapest per small daily file
 ROW_GROUP_BYTES = 64 * 1024 * 1024
 BATCH_SIZE_HINT_BYTES = 16 * 1024 * 1024
 PREVIEW_ROWS = 5

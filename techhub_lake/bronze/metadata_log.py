@@ -1,4 +1,4 @@
-"""The lake's own records of bronze (seed 000's ``_metadata/``), as Delta tables beside the data:
+"""The lake's own records of bronze (the data-lake plan's ``_metadata/``), as Delta tables beside the data:
 
 - ``schema_versions``: each table's columns and types, a new version whenever they change;
 - ``extraction_logs``: one record per extraction, failed ones included.

@@ -36,7 +36,7 @@ class CatalogError(ValueError):
 
 
 class Strategy(StrEnum):
-    """How a table is loaded (seed 000, "ETL STRATEGY")."""
+    """How a table is loaded (the data-lake plan's load strategies)."""
 
     FULL = "full"
     INCREMENTAL = "incremental"

@@ -130,7 +130,7 @@ def build_funnel_asset(spec: MartSpec, catalog: Catalog) -> dg.AssetsDefinition:
 
 
 def build_gold_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
-    """The five marts of seed 000, and seed 001's six techpark marts with their quality mart."""
+    """The five marts of the data-lake plan, and the techpark reporting plan's six techpark marts with their quality mart."""
     specs = [*mart_specs(catalog.defaults.timezone), *TECHPARK_MARTS, DQ_METRICS]
     return [build_funnel_asset(spec, catalog) if spec.monthly else build_mart_asset(spec, catalog) for spec in specs]
 

@@ -1,6 +1,6 @@
-"""The five TechHub marts (seed 000's "Слой GOLD"), as lazy polars queries over silver current state.
+"""The five TechHub marts (the data-lake plan's gold layer), as lazy polars queries over silver current state.
 
-Seed 000's SQL joins several one-to-many tables at once and then counts, so its figures fan out;
+The data-lake plan's SQL joins several one-to-many tables at once and then counts, so its figures fan out;
 here every count is taken on its own table, grouped by the key it counts for, and joined on after
 (one row per key on both sides, so nothing multiplies). A mart is declared once as a
 :class:`MartSpec`: its inputs (silver current-state tables, which are also its asset

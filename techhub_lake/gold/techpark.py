@@ -1,7 +1,7 @@
-"""The techpark BI marts (seed 001), one row per live report each (``export_by_country``: per report
+"""The techpark BI marts (the techpark reporting plan), one row per live report each (``export_by_country``: per report
 and country), and their data-quality mart.
 
-Every mart carries the report's certificate by seed 001's three-level fallback: the report's own
+Every mart carries the report's certificate by the techpark reporting plan's three-level fallback: the report's own
 ``certificate_number``, else the company's in ``techpark_participants`` (its latest signed
 ``techpark`` request), else the one in the company's latest ``techpark`` request of any status
 that has one; ``certificate_source`` says which. The BIN is masked for reports of 2021 and later

@@ -1,5 +1,5 @@
 """``gold/quality/dq_report``: every contract's rules measured at each run, appended to a Delta
-history (seed 001's quality table, kept over time), the latest figures in the asset's metadata."""
+history (the techpark reporting plan's quality table, kept over time), the latest figures in the asset's metadata."""
 
 import datetime as dt
 

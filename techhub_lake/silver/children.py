@@ -1,7 +1,7 @@
 """Child tables unpacked from JSON of a silver current-state table:
 
 - ``silver/account/company_tags``: one row per company and tag (``tag_startup``, ``tag_it_company``,
-  ``tag_techpark``, ``tag_ts_member``) with its status and moderation (seed 000's "company_tags");
+  ``tag_techpark``, ``tag_ts_member``) with its status and moderation (the data-lake plan's "company_tags");
 - ``silver/service/hubformdata_fields``: one row per form submission and field, whatever fields the
   form has, so any form can be queried without a schema change.
 

@@ -1,4 +1,4 @@
-"""Slowly changing dimensions (type 2) and the requests fact (seed 000's lineage: dim_user,
+"""Slowly changing dimensions (type 2) and the requests fact (the data-lake plan's lineage: dim_user,
 dim_company, dim_service -> fact_requests).
 
 A dimension keeps every version of an entity's tracked attributes: a change closes the current

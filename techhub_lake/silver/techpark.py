@@ -1,4 +1,4 @@
-"""Techpark reporting in silver (seed 001): participants' periodic reports with their JSON typed, and
+"""Techpark reporting in silver (the techpark reporting plan): participants' periodic reports with their JSON typed, and
 the techpark's participants with their certificates.
 
 - ``service_report_v2``: one row per live report (silver's current state is already the latest
@@ -19,7 +19,7 @@ from techhub_lake.silver.transforms.signed_xml import signed_xml_fields
 NUMBER = r"^-?\d+(\.\d+)?$"  # a JSON number (or numeric text) as silver accepts it
 INTEGER = r"^-?\d+$"
 
-# data key -> silver type (seed 001's "30+ fields")
+# data key -> silver type (the techpark reporting plan's "30+ fields")
 REPORT_FIELDS: dict[str, pl.DataType] = {
     "report_year": pl.Int32(), "report_period": pl.String(), "bin": pl.String(), "company_name": pl.String(),
     "certificate_number": pl.String(),

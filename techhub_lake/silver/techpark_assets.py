@@ -1,4 +1,4 @@
-"""The techpark silver assets (seed 001): ``silver/service/service_report_v2`` (only the reports
+"""The techpark silver assets (the techpark reporting plan): ``silver/service/service_report_v2`` (only the reports
 that changed are parsed again) and ``silver/service/techpark_participants`` (rebuilt from silver
 current state on each run)."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Rows at scale 1: the real system (seed 000 and SOURCE_SCHEMA.md). Reference tables keep their
+# Rows at scale 1: the real system (the figures of the TechHub data-lake plan, docs/requirements.md). Reference tables keep their
 # size at every scale. Excluded tables are filled at a tenth of their real count: the lake
 # never reads them, they exist to prove that it does not.
 SCALE_1_ROWS = {
@@ -53,7 +53,7 @@ FIXED_ROWS = {
     "service_service": 310,
 }
 
-# Named services of seed 000's "top services", with their share of requests.
+# Named services of the data-lake plan's "top services", with their share of requests.
 TOP_SERVICES = [
     ("ast_startup_school", 0.12),
     ("mat_pass", 0.107),
@@ -433,7 +433,7 @@ CROSS JOIN LATERAL (SELECT created('hd', i, {n_service_hubformdata}) AS c,
          ELSE ri('hd.form', i, 1, {n_service_hubform}) END AS f) t
 """
 
-# Techpark participants' reports (seed 001): 30+ fields in `data`, the BIN inside signed XML.
+# Techpark participants' reports (the techpark reporting plan): 30+ fields in `data`, the BIN inside signed XML.
 _REPORT = """
 INSERT INTO service_report OVERRIDING SYSTEM VALUE
 SELECT i, co.id,

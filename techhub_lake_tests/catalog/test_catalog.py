@@ -16,7 +16,7 @@ from techhub_lake.catalog.live_check import (
 )
 from techhub_lake.source.connection import read_only_snapshot
 
-# Seed 000's load-strategy diagram and priority lists, plus SOURCE_SCHEMA.md's table.
+# The data-lake plan's load strategies and priority lists, plus the source contract's tables.
 SEED_STRATEGIES = {
     "full": [
         "core_organization", "core_city", "core_category", "core_country", "booking_room", "service_service",

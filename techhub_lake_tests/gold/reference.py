@@ -1,5 +1,5 @@
 """The five gold marts computed straight on the source PostgreSQL, in plain SQL, from the contract in
-the gold issue (not from seed 000's SQL, which fans out). Each count is aggregated on its own table
+the gold issue (not from the data-lake plan's SQL, which fans out). Each count is aggregated on its own table
 and joined on by key, so a join never multiplies what another counts.
 
 ``text(j)`` below reads a JSON scalar as text the way the lake does: strings, numbers and booleans

@@ -1,4 +1,4 @@
-"""The six techpark marts (seed 001) computed straight on the source PostgreSQL in plain SQL.
+"""The six techpark marts (the techpark reporting plan) computed straight on the source PostgreSQL in plain SQL.
 
 The contract: one row per live report; typed fields of ``data``; BIN = the report's own, else the
 one in the signed XML's ``<BIN>`` element (no BIN from a document that is not well formed);

@@ -29,7 +29,7 @@ def when(day: int, month: int = 3, hour: int = 12) -> dt.datetime:
 
 def silver() -> dict[str, pl.LazyFrame]:
     """Two users, two companies; user 1 belongs to both companies, wrote three requests and attended
-    two events (one twice): joined all at once, as seed 000's SQL does, these multiply."""
+    two events (one twice): joined all at once, as the data-lake plan's SQL does, these multiply."""
     frames = {
         "account_user": pl.DataFrame({
             "id": [1, 2], "email_clean": ["a@x.kz", ""], "first_name": ["Айгерим", "Bob"], "last_name": ["Ә", "B"],

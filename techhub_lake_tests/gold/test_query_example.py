@@ -1,5 +1,5 @@
-"""The whole graph, bronze to gold, on a real S3 server through Dagster; and README's "Querying the
-lake" example, run as a user would (a separate Python, configured by the environment), against that
+"""The whole graph, bronze to gold, on a real S3 server through Dagster; and the "Querying the
+lake" example of docs/querying.md, run as a user would (a separate Python, configured by the environment), against that
 S3 lake and a local one, printing what the marts hold."""
 
 from __future__ import annotations
@@ -28,15 +28,15 @@ from techhub_lake_tests.conftest import catalog_starting
 
 pytestmark = pytest.mark.slow  # an end-to-end run of the lake: the full suite, not the fast tier
 
-README = Path(__file__).parents[2] / "README.md"
+QUERYING = Path(__file__).parents[2] / "docs" / "querying.md"
 SPECS = {spec.name: spec for spec in mart_specs("Asia/Almaty")}
 
 
 def query_example() -> str:
-    """The python block that follows README's ``<!-- query example -->`` marker."""
-    text = README.read_text(encoding="utf-8")
+    """The python block that follows the ``<!-- query example -->`` marker in docs/querying.md."""
+    text = QUERYING.read_text(encoding="utf-8")
     match = re.search(r"<!-- query example -->\s*```python\n(.*?)```", text, re.DOTALL)
-    assert match, "README lost its query example"
+    assert match, "docs/querying.md lost its query example"
     return match.group(1)
 
 

@@ -15,7 +15,7 @@ from techhub_lake_tests.helpers import table_fingerprints
 
 B, T, TZ, J, BOOL, I, D = "bigint", "text", "timestamptz", "jsonb", "boolean", "integer", "date"
 
-# Every column shared/SOURCE_SCHEMA.md names, with its type family.
+# Every column of the TechHub source contract (docs/synthetic-source.md), with its type family.
 CONTRACT = {
     "account_user": {"id": B, "email": T, "phone": T, "first_name": T, "last_name": T, "iin": T, "role": T,
                      "is_active": BOOL, "is_staff": BOOL, "company_id": B, "last_login": TZ, "created_at": TZ,

@@ -77,7 +77,7 @@ EMAIL_SHAPE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 def account_user(frame: pl.DataFrame, known: set[str]) -> pl.DataFrame:
     """Profile JSON unpacked (goals, auth flow, skills), tags and permissions as columns, email and
-    phone cleaned and flagged (seed 000's ``clean_account_user``)."""
+    phone cleaned and flagged (the data-lake plan's ``clean_account_user``)."""
     goals = json_string_list("data", "$.goals")
     auth_flow = json_text("data", "$.auth_flow.type")
     # an address is kept trimmed and lower-cased when it has the shape local@domain.tld; anything
@@ -106,7 +106,7 @@ def account_user(frame: pl.DataFrame, known: set[str]) -> pl.DataFrame:
 
 
 def account_company(frame: pl.DataFrame, known: set[str]) -> pl.DataFrame:
-    """TIN validated, company type cleaned (seed 000's ``clean_account_company``), the basic-info
+    """TIN validated, company type cleaned (the data-lake plan's ``clean_account_company``), the basic-info
     tag and the startup / IT-company statuses as columns, missing bank details flagged."""
     # The TIN (BIN) is kept only when it is 12 digits (spaces around it dropped); anything else
     # (empty, 11 digits, letters) becomes NULL, flagged, and stays as the source had it in tin_raw.
@@ -140,7 +140,7 @@ def core_event(frame: pl.DataFrame, known: set[str]) -> pl.DataFrame:
 
 
 def core_vacancy(frame: pl.DataFrame, known: set[str]) -> pl.DataFrame:
-    """``salary_valid``: both bounds set and min <= max (seed 000's data-quality rule)."""
+    """``salary_valid``: both bounds set and min <= max (the data-lake plan's data-quality rule)."""
     valid = pl.col("salary_min").is_not_null() & pl.col("salary_max").is_not_null() & \
         (pl.col("salary_min") <= pl.col("salary_max"))
     return frame.with_columns(
@@ -247,7 +247,7 @@ def enrich(table: CatalogTable, frame: pl.DataFrame, known: set[str] | None = No
 
 
 def _is_positive(column: str) -> bool:
-    # seed 000 names some flags for the good case (dq_has_email, dq_profile_complete, tin_valid)
+    # the data-lake plan names some flags for the good case (dq_has_email, dq_profile_complete, tin_valid)
     return column.endswith("_valid") or column.startswith("dq_has_") or column == "dq_profile_complete"
 
 

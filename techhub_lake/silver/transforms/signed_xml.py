@@ -36,6 +36,6 @@ def signed_xml_fields(column: str) -> pl.Expr:
     """:func:`parse_signed_xml` of every row, as a struct (``bin``, ``malformed``).
 
     A Python function per row: polars has no XML reader, and a regular expression is not a parser
-    (seed 001 used ``regexp_extract`` and silently took BINs out of broken documents)."""
+    (the techpark plan's SQL used ``regexp_extract`` and silently took BINs out of broken documents)."""
     return pl.col(column).map_elements(parse_signed_xml, return_dtype=pl.Struct({"bin": pl.String, "malformed": pl.Boolean}),
                                        skip_nulls=False)

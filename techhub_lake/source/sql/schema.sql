@@ -1,4 +1,4 @@
--- The synthetic TechHub database: the tables of shared/SOURCE_SCHEMA.md as Django would create
+-- The synthetic TechHub database: the tables of the TechHub source contract as Django would create
 -- them (<app>_<model>, bigint identity keys, timestamptz, jsonb). Foreign keys and indexes are
 -- added by constraints.sql after the bulk load. There is deliberately no index on updated_at:
 -- a real Django table usually has none, and the lake must stay cheap without it.

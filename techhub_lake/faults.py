@@ -23,7 +23,8 @@ import threading
 import time
 from pathlib import Path
 
-FAULT_ENV = "TECHHUB_FAULT"
+from techhub_lake.settings import FAULT_ENV, fault
+
 _hits: dict[str, int] = {}
 
 
@@ -33,7 +34,7 @@ def _kill() -> None:
 
 def fault_point(name: str) -> None:
     """Act on ``$TECHHUB_FAULT`` if it names this point; otherwise nothing."""
-    wanted = os.environ.get(FAULT_ENV)
+    wanted = fault()
     if not wanted:
         return
     point, _, action = wanted.partition(":")

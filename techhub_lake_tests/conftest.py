@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 import psycopg2
 import pytest
 
-from techhub_lake.automation.instance import EVENT_SWITCHES, postgres_storage_config
+from techhub_lake.automation.instance import postgres_storage_config
+from techhub_lake.settings import EVENT_SWITCHES
 from techhub_lake.source.embedded import EmbeddedPostgres
 from techhub_lake.source.generator import init_source
 
@@ -34,6 +35,15 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def lake_defs():
+    """The whole graph as Dagster loads it in this (isolated) environment: the packaged catalog and
+    the environment's resources. Built once per session."""
+    from techhub_lake.definitions import lake_definitions
+
+    return lake_definitions()[0]
 
 
 @pytest.fixture(scope="session")

@@ -22,8 +22,8 @@ from unittest import mock
 import dagster as dg
 import yaml
 
-from techhub_lake.automation.instance import EVENT_SWITCHES, psycopg2_url
-from techhub_lake.settings import DAGSTER_STORAGE_URL_ENV
+from techhub_lake.automation.instance import psycopg2_url
+from techhub_lake.settings import DAGSTER_STORAGE_URL_ENV, EVENT_SWITCHES
 
 REPO = Path(__file__).parents[1]
 BIN = Path(sys.executable).parent

@@ -13,7 +13,6 @@ import dagster as dg
 import pytest
 
 from techhub_lake.catalog import load_catalog
-from techhub_lake.definitions import defs
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_specs.json"
 
@@ -45,16 +44,16 @@ def describe_graph(definitions: dg.Definitions) -> dict[str, dict]:
     return dict(sorted(shape.items()))
 
 
-def test_graph_matches_the_reviewed_snapshot():
-    shape = describe_graph(defs)
+def test_graph_matches_the_reviewed_snapshot(lake_defs):
+    shape = describe_graph(lake_defs)
     if os.environ.get("UPDATE_SNAPSHOTS"):
         SNAPSHOT.write_text(json.dumps(shape, indent=2, ensure_ascii=False) + "\n")
     assert shape == json.loads(SNAPSHOT.read_text()), "graph changed: review it, then rerun with UPDATE_SNAPSHOTS=1"
 
 
-def test_one_bronze_asset_per_lake_table():
+def test_one_bronze_asset_per_lake_table(lake_defs):
     catalog = load_catalog()
-    specs = {spec.key: spec for spec in defs.resolve_all_asset_specs()}
+    specs = {spec.key: spec for spec in lake_defs.resolve_all_asset_specs()}
     for table in catalog:
         key = dg.AssetKey(["bronze", table.module, table.name.removeprefix(f"{table.module}_")])
         if not table.in_lake:
@@ -78,12 +77,21 @@ def test_definitions_load_without_touching_the_database(tmp_path):
     env = {**os.environ, "TECHHUB_SOURCE_URL": "postgresql://reader@127.0.0.1:9/nowhere",
            "TECHHUB_LAKE_ROOT": str(tmp_path / "lake"), "DAGSTER_HOME": str(tmp_path)}
     code = ("from techhub_lake.definitions import defs; "
-            "print(len(list(defs.resolve_all_asset_specs())))")
+            "print(len(list(defs().resolve_all_asset_specs())))")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     # bronze and silver per table; child tables, dims, fact, techpark silver; 5 + 6 marts, dq_metrics
     # and the quality report
     assert int(out.stdout.strip()) == 2 * len(load_catalog().lake_tables) + 8 + 13
+
+
+def test_importing_the_definitions_builds_nothing_until_dagster_loads_them(tmp_path):
+    # Settings that cannot work: importing the module must not read them, loading must.
+    env = {**os.environ, "TECHHUB_CATALOG": str(tmp_path / "missing.yaml"), "TECHHUB_AUTOMATION_INTERVAL_MINUTES": "often"}
+    code = "import techhub_lake.definitions as d; print('imported', flush=True); d.defs()"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "imported"
+    assert out.returncode != 0 and "missing.yaml" in out.stderr
 
 
 def test_dagster_definitions_validate_passes(tmp_path):
@@ -99,12 +107,12 @@ def test_a_bad_catalog_fails_loading_with_a_one_line_error(tmp_path):
     bad = tmp_path / "tables.yaml"
     bad.write_text("tables:\n  - name: account_user\n    module: account\n    strategy: sometimes\n")
     env = {**os.environ, "TECHHUB_CATALOG": str(bad), "DAGSTER_HOME": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-c", "import techhub_lake.definitions"], env=env,
+    out = subprocess.run([sys.executable, "-c", "import techhub_lake.definitions as d; d.defs()"], env=env,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode != 0
     assert f"CatalogError: {bad}: table 'account_user', field 'strategy': unknown value 'sometimes'" in out.stderr
 
 
 @pytest.mark.parametrize("name", ["source", "lake"])
-def test_resources_are_configured(name):
-    assert name in defs.resources
+def test_resources_are_configured(lake_defs, name):
+    assert name in lake_defs.resources

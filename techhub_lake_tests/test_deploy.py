@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from techhub_lake.automation.instance import EVENT_SWITCHES
+from techhub_lake.settings import EVENT_SWITCHES
 
 pytestmark = pytest.mark.slow  # an end-to-end run of the lake: the full suite, not the fast tier
 

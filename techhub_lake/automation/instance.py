@@ -26,17 +26,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from techhub_lake.settings import DAGSTER_STORAGE_URL_ENV, STATE_DIR_ENV, state_dir
+from techhub_lake import settings
+from techhub_lake.settings import DAGSTER_HOME_ENV, DAGSTER_STORAGE_URL_ENV, STATE_DIR_ENV, state_dir
 
 DAGSTER_DATABASE = "dagster"
 PROJECT_DAGSTER_YAML = "dagster.yaml"
 
-# Set in every process that can create runs or write their events (the CLI sets them for itself and
-# for `dagster dev`; compose and Helm set them for each service).
-EVENT_SWITCHES = {
-    "DAGSTER_EVENT_BATCH_SIZE": "500",
-    "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
-}
 
 
 # Statement timeout (ms) of the storage connections a refresh holds: far above any bulk insert of events.
@@ -71,7 +66,7 @@ def postgres_storage_config(url: str) -> dict:
 def dagster_storage_url() -> str:
     """Where Dagster keeps runs, events and schedules: ``$DAGSTER_POSTGRES_URL``, or the ``dagster``
     database of the embedded PostgreSQL (started, and the database created, when needed)."""
-    configured = os.environ.get(DAGSTER_STORAGE_URL_ENV)
+    configured = settings.dagster_storage_url()
     if configured:
         return psycopg2_url(configured)
     from techhub_lake.source.embedded import EmbeddedPostgres
@@ -84,7 +79,7 @@ def dagster_storage_url() -> str:
 def instance_environment() -> dict[str, str]:
     """The variables the project's ``dagster.yaml`` and Dagster's event switches need, for this
     process and the Dagster processes it starts (``DAGSTER_HOME`` prepared too)."""
-    home = Path(os.environ.get("DAGSTER_HOME") or state_dir() / "dagster").resolve()
+    home = Path(settings.dagster_home() or state_dir() / "dagster").resolve()
     home.mkdir(parents=True, exist_ok=True)
     for candidate in (Path.cwd() / PROJECT_DAGSTER_YAML, Path(__file__).resolve().parents[2] / PROJECT_DAGSTER_YAML):
         if candidate.is_file():
@@ -92,14 +87,14 @@ def instance_environment() -> dict[str, str]:
             if not target.exists() or target.read_bytes() != candidate.read_bytes():
                 shutil.copyfile(candidate, target)
             break
-    switches = {name: os.environ.get(name) or value for name, value in EVENT_SWITCHES.items()}
-    return {"DAGSTER_HOME": str(home), STATE_DIR_ENV: str(state_dir()),
-            DAGSTER_STORAGE_URL_ENV: dagster_storage_url(), **switches}
+    return {DAGSTER_HOME_ENV: str(home), STATE_DIR_ENV: str(state_dir()),
+            DAGSTER_STORAGE_URL_ENV: dagster_storage_url(), **settings.event_switches()}
 
 
 def prepare_dagster_home() -> Path:
     """Make this process (and what it starts) use the lake's Dagster instance: ``$DAGSTER_HOME``
     (default ``<state dir>/dagster``) with the project's ``dagster.yaml``, its PostgreSQL storage,
     and the event switches."""
-    os.environ.update(instance_environment())
-    return Path(os.environ["DAGSTER_HOME"])
+    environment = instance_environment()
+    os.environ.update(environment)
+    return Path(environment[DAGSTER_HOME_ENV])

@@ -12,7 +12,6 @@ asset is refreshed at most once per interval, with all the updates of that inter
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
@@ -20,17 +19,9 @@ import dagster as dg
 
 from techhub_lake.bronze.specs import bronze_key
 from techhub_lake.catalog import Catalog
+from techhub_lake.registry import refreshed_by
 
-INTERVAL_ENV = "TECHHUB_AUTOMATION_INTERVAL_MINUTES"
 AUTOMATION_SLACK = dt.timedelta(minutes=30)
-
-
-def automation_interval_minutes() -> int:
-    """How often at most a silver or gold asset is refreshed by automation (default 10 minutes)."""
-    value = os.environ.get(INTERVAL_ENV, "10")
-    if not value.isdigit() or not 1 <= int(value) <= 59:
-        raise ValueError(f"${INTERVAL_ENV}={value!r}: give a whole number of minutes from 1 to 59")
-    return int(value)
 
 
 def freshness(window: dt.timedelta) -> dg.FreshnessPolicy:
@@ -67,10 +58,10 @@ def tightest_upstream(assets: Iterable[dg.AssetsDefinition], windows: dict[dg.As
     return {key: w for key in parents if (w := tightest(key)) is not None}
 
 
-def apply_policies(assets: list[dg.AssetsDefinition], catalog: Catalog, skip_conditions: set[dg.AssetKey]) -> list[dg.AssetsDefinition]:
-    """Every asset with its freshness policy; silver and gold (but ``skip_conditions``, driven by a
-    sensor) with the downstream automation condition. An asset that declares its own freshness
-    policy keeps it and gets no automation condition (a schedule drives it)."""
+def apply_policies(assets: list[dg.AssetsDefinition], catalog: Catalog) -> list[dg.AssetsDefinition]:
+    """Every asset with its freshness policy; silver and gold (but those a sensor refreshes, by their
+    ``lake/refreshed_by`` metadata) with the downstream automation condition. An asset that declares
+    its own freshness policy keeps it and gets no automation condition (a schedule drives it)."""
     windows = bronze_windows(catalog)
     tightest = tightest_upstream(assets, windows)
     condition = downstream_condition()
@@ -81,7 +72,7 @@ def apply_policies(assets: list[dg.AssetsDefinition], catalog: Catalog, skip_con
         if spec.key in windows:
             return spec.replace_attributes(freshness_policy=freshness(windows[spec.key]))
         window = tightest.get(spec.key, dt.timedelta(days=1)) + AUTOMATION_SLACK
-        automation = None if spec.key in skip_conditions else condition
+        automation = None if refreshed_by(spec.metadata) else condition
         return spec.replace_attributes(freshness_policy=freshness(window), automation_condition=automation)
 
     return list(dg.map_asset_specs(decorate, assets))

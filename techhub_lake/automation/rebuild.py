@@ -19,7 +19,7 @@ from techhub_lake.automation.instance import hold_storage_connections
 from techhub_lake.automation.interrupts import stop_requested, watch_stop_signals
 from techhub_lake.automation.recovery import fail_dead_runs
 from techhub_lake.automation.refresh import RefreshRun, execute_run, lake_files
-from techhub_lake.lake.layout import TABLE_PATH_METADATA
+from techhub_lake.registry import TABLE_PATH_METADATA
 
 BRONZE_GROUP = "bronze"
 
@@ -62,14 +62,10 @@ def plan_rebuild(defs: dg.Definitions, key: dg.AssetKey, reextract: bool) -> lis
 
 
 def rebuild_asset(name: str, *, reextract: bool = False, echo: Callable[[str], None] = print,
-                  defs: dg.Definitions | None = None, instance: dg.DagsterInstance | None = None) -> list[RefreshRun]:
+                  defs: dg.Definitions, instance: dg.DagsterInstance | None = None) -> list[RefreshRun]:
     """Rebuild one lake table: re-extract its bronze (``reextract``), delete the table, and
     materialize its asset over every partition. Bronze is never deleted: re-extracting a day
     replaces that day's file."""
-    if defs is None:
-        from techhub_lake import definitions
-
-        defs = definitions.defs
     instance = hold_storage_connections(instance or dg.DagsterInstance.get())
     key = rebuild_target(defs, name)
     runs = plan_rebuild(defs, key, reextract)

@@ -28,9 +28,9 @@ from techhub_lake.automation.recovery import (
 )
 from techhub_lake.bronze.specs import bronze_key
 from techhub_lake.catalog import Catalog
-from techhub_lake.gold.funnel import contiguous_ranges, funnel_partitions_to_refresh
-from techhub_lake.gold.marts import FUNNEL
+from techhub_lake.gold.funnel import FUNNEL_SENSOR, contiguous_ranges, funnel_partitions_to_refresh
 from techhub_lake.lake.storage import LakeFiles
+from techhub_lake.registry import refreshed_by
 
 if TYPE_CHECKING:  # Dagster's asset graph type, for the annotation only
     from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
@@ -135,12 +135,11 @@ def plan_layer(defs: dg.Definitions, catalog: Catalog, instance: dg.DagsterInsta
     Daily assets share a run per partition range; the funnel gets a run per block of months whose
     requests changed; unpartitioned assets share one run."""
     lookbacks = {bronze_key(t): t.lookback for t in catalog.lake_tables}
-    funnel = dg.AssetKey(["gold", "techhub", FUNNEL])
     spans: dict[tuple[str, str] | None, list[dg.AssetKey]] = {}
     for key in keys:
         partitions_def = defs.resolve_assets_def(key).partitions_def
         done = set(instance.get_materialized_partitions(key)) if partitions_def is not None else set()
-        if key == funnel:
+        if refreshed_by(defs.resolve_asset_graph().get(key).metadata) == FUNNEL_SENSOR:
             months = funnel_partitions_to_refresh(lake or lake_files(defs), catalog, done, now)
             for span in contiguous_ranges(months, partitions_def.get_partition_keys(current_time=now)):
                 spans.setdefault(span, []).append(key)
@@ -183,8 +182,8 @@ def refresh_lake(
     selection: str | None = None,
     echo: Callable[[str], None] = print,
     *,
-    defs: dg.Definitions | None = None,
-    catalog: Catalog | None = None,
+    defs: dg.Definitions,
+    catalog: Catalog,
     instance: dg.DagsterInstance | None = None,
     reconcile: bool = False,
     checks: bool = True,
@@ -195,10 +194,6 @@ def refresh_lake(
     With ``reconcile``, silver also compares row hashes with the source and repairs the rows changed
     without moving their watermark. Without ``checks``, the assets' quality checks are left out of
     the runs (they show as not run, and nothing is blocked)."""
-    if defs is None or catalog is None:
-        from techhub_lake import definitions
-
-        defs, catalog = defs or definitions.defs, catalog or definitions.catalog
     instance = hold_storage_connections(instance or dg.DagsterInstance.get())
     watch_stop_signals()
     fail_dead_runs(instance, echo)  # a killed earlier run must not hold the source pool forever

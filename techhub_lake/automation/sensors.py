@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import urllib.request
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pyarrow as pa
 
+from techhub_lake import settings
 from techhub_lake.automation.refresh import (
     RANGE_END_TAG,
     RANGE_START_TAG,
@@ -28,18 +28,16 @@ from techhub_lake.automation.source_changes import (
 from techhub_lake.bronze.specs import bronze_key
 from techhub_lake.catalog import Catalog
 from techhub_lake.gold.funnel import (
+    FUNNEL_SENSOR,
     contiguous_ranges,
     funnel_partitions_to_refresh,
     monthly_partitions,
 )
-from techhub_lake.gold.marts import FUNNEL
-from techhub_lake.gold.store import gold_key
 from techhub_lake.lake.delta import scan_delta, write_delta
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.silver.current_state import silver_table_path
 from techhub_lake.source.connection import SourceUnavailable
 
-ALERT_WEBHOOK_ENV = "TECHHUB_ALERT_WEBHOOK"
 FUNNEL_HEARTBEAT = dt.timedelta(minutes=30)  # the funnel's tightest upstream target
 RUN_FAILURES = "_ops/run_failures"
 RUN_FAILURE_SCHEMA = pa.schema([
@@ -109,17 +107,17 @@ def build_source_change_sensor(catalog: Catalog) -> dg.SensorDefinition:
     return source_change_sensor
 
 
-def build_funnel_sensor(catalog: Catalog) -> dg.SensorDefinition:
-    """Requests the funnel months whose requests changed in silver (one run per block of months)."""
-    funnel = gold_key(FUNNEL)
+def build_funnel_sensor(catalog: Catalog, funnel: dg.AssetKey) -> dg.SensorDefinition:
+    """Requests the months of the funnel mart (asset ``funnel``) whose requests changed in silver (one
+    run per block of months)."""
     partitions_def = monthly_partitions(catalog)
 
-    @dg.sensor(name="funnel_months_sensor", minimum_interval_seconds=120, default_status=dg.DefaultSensorStatus.RUNNING,
+    @dg.sensor(name=FUNNEL_SENSOR, minimum_interval_seconds=120, default_status=dg.DefaultSensorStatus.RUNNING,
                asset_selection=[funnel],
                description="Re-materializes only the months of dm_service_funnel whose requests changed in silver.")
     def funnel_months_sensor(context: dg.SensorEvaluationContext, lake: LakeStorage) -> dg.SensorResult | dg.SkipReason:
         active = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING]
-        for trigger in ("funnel_months_sensor", "refresh"):  # those that write the funnel's months
+        for trigger in (FUNNEL_SENSOR, "refresh"):  # those that write the funnel's months
             if context.instance.get_run_records(filters=dg.RunsFilter(statuses=active, tags={"techhub/trigger": trigger}),
                                                 limit=1):
                 return dg.SkipReason(f"a {trigger} run is in progress; the funnel waits for it")
@@ -134,7 +132,7 @@ def build_funnel_sensor(catalog: Catalog) -> dg.SensorDefinition:
             return dg.SkipReason("no month's requests changed")
         spans = contiguous_ranges(months, partitions_def.get_partition_keys())
         return dg.SensorResult(run_requests=[
-            dg.RunRequest(asset_selection=[funnel], tags=range_tags(first, last) | {"techhub/trigger": "funnel_months_sensor"})
+            dg.RunRequest(asset_selection=[funnel], tags=range_tags(first, last) | {"techhub/trigger": FUNNEL_SENSOR})
             for first, last in spans])
 
     return funnel_months_sensor
@@ -184,6 +182,6 @@ def run_failure_sensor(context: dg.RunFailureSensorContext, lake: LakeStorage) -
     files = lake.files()
     write_delta(files, RUN_FAILURES, pa.Table.from_pylist([record], schema=RUN_FAILURE_SCHEMA), "append")
     context.log.info(f"recorded failure of run {record['run_id']}: {record['error']}")
-    webhook = os.environ.get(ALERT_WEBHOOK_ENV)
+    webhook = settings.alert_webhook()
     if webhook:
         post_alert(webhook, record)

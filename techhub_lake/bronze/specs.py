@@ -7,7 +7,8 @@ import dagster as dg
 from techhub_lake.bronze.partitions import partitions_for
 from techhub_lake.catalog import Catalog, CatalogTable
 from techhub_lake.catalog.model import format_duration
-from techhub_lake.lake.layout import bronze_table_dir, table_path_metadata
+from techhub_lake.lake.layout import bronze_table_dir
+from techhub_lake.registry import lake_table_metadata
 
 BRONZE_GROUP = "bronze"
 
@@ -44,7 +45,7 @@ def bronze_spec(table: CatalogTable, catalog: Catalog) -> dg.AssetSpec:
         group_name=BRONZE_GROUP,
         description=f"Raw `{table.name}` ({table.strategy.value} load) as Parquet. {table.description}".strip(),
         partitions_def=partitions_for(table, catalog),
-        metadata=catalog_metadata(table) | table_path_metadata(bronze_table_dir(table)),
+        metadata=catalog_metadata(table) | lake_table_metadata(bronze_table_dir(table), table.name),
         kinds={"postgres", "parquet"},
         tags={"strategy": table.strategy.value, "priority": table.priority, "module": table.module},
     )

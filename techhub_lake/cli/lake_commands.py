@@ -15,7 +15,7 @@ from techhub_lake.automation.instance import prepare_dagster_home
 from techhub_lake.catalog import CatalogError, load_catalog
 from techhub_lake.catalog.live_check import catalog_problems
 from techhub_lake.cli.signals import install_stop_signals
-from techhub_lake.settings import CATALOG_ENV, SOURCE_URL_ENV
+from techhub_lake.settings import CATALOG_ENV, source_url
 from techhub_lake.source.connection import read_only_snapshot, redact
 from techhub_lake.source.embedded import EmbeddedPostgres
 from techhub_lake.source.generator import generated_with, init_source
@@ -33,7 +33,7 @@ def catalog_check_command(catalog_path: str | None) -> None:
     """Validate the catalog, and check it against the live source when one is reachable."""
     catalog = load_catalog(catalog_path)
     click.echo(f"{catalog.path}: {len(catalog.tables)} tables, {len(catalog.lake_tables)} loaded into the lake")
-    url = os.environ.get(SOURCE_URL_ENV) or EmbeddedPostgres.default().url()
+    url = source_url() or EmbeddedPostgres.default().url()
     if url is None:
         click.echo("no source configured or running: live schema check skipped")
         return
@@ -71,12 +71,13 @@ def instance_env_command() -> None:
               help="Leave the quality checks out of the runs (nothing is blocked; the checks show as not run).")
 def refresh_command(selection: str | None, reconcile: bool, skip_checks: bool) -> None:
     """Bring the lake up to date with the source through the Dagster instance (runs show in the UI)."""
-    from techhub_lake import definitions
     from techhub_lake.automation.refresh import lake_files, refresh_lake
+    from techhub_lake.definitions import lake_definitions
 
-    lake_files(definitions.defs)  # a wrong lake root fails here, in one line, before anything starts
+    defs, catalog = lake_definitions()
+    lake_files(defs)  # a wrong lake root fails here, in one line, before anything starts
     prepare_dagster_home()
-    refresh_lake(selection, echo=click.echo, reconcile=reconcile, checks=not skip_checks)
+    refresh_lake(selection, echo=click.echo, defs=defs, catalog=catalog, reconcile=reconcile, checks=not skip_checks)
 
 
 @click.command("rebuild")
@@ -86,13 +87,14 @@ def refresh_command(selection: str | None, reconcile: bool, skip_checks: bool) -
 def rebuild_command(asset: str, reextract: bool) -> None:
     """Rebuild a broken or obsolete lake table from what is upstream of it: ASSET is an asset key
     (silver/account/user) or the table's path as errors print it (silver/techhub/account/user)."""
-    from techhub_lake import definitions
     from techhub_lake.automation.rebuild import rebuild_asset
     from techhub_lake.automation.refresh import lake_files
+    from techhub_lake.definitions import lake_definitions
 
-    lake_files(definitions.defs)  # a wrong lake root fails here, in one line, before anything starts
+    defs, _ = lake_definitions()
+    lake_files(defs)  # a wrong lake root fails here, in one line, before anything starts
     prepare_dagster_home()
-    rebuild_asset(asset, reextract=reextract, echo=click.echo)
+    rebuild_asset(asset, reextract=reextract, echo=click.echo, defs=defs)
 
 
 def start_dagster_ui(port: int) -> subprocess.Popen:
@@ -170,8 +172,9 @@ def demo_command(scale: float, seed: int, port: int, no_ui: bool, reinit: bool) 
     """
     from techhub_lake.automation.refresh import refresh_lake
     from techhub_lake.cli.source_commands import print_init_report
+    from techhub_lake.definitions import lake_definitions
 
-    embedded = None if os.environ.get(SOURCE_URL_ENV) else EmbeddedPostgres.default()
+    embedded = None if source_url() else EmbeddedPostgres.default()
     ui = None
     try:
         if embedded is not None:
@@ -187,7 +190,8 @@ def demo_command(scale: float, seed: int, port: int, no_ui: bool, reinit: bool) 
             ui = start_dagster_ui(port)
             wait_until_serving(port, ui)
             click.echo(f"Dagster UI on http://127.0.0.1:{port}: the refresh's runs appear under Runs as they go")
-        refresh_lake(None, echo=click.echo)
+        defs, catalog = lake_definitions()
+        refresh_lake(None, echo=click.echo, defs=defs, catalog=catalog)
         install_stop_signals()  # Dagster's in-process runs swap signal handlers; make Ctrl-C ours again
         if ui is not None:
             click.echo(f"the lake is up to date; the UI stays on http://127.0.0.1:{port} until Ctrl-C")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from techhub_lake.catalog import load_catalog
-from techhub_lake.settings import CATALOG_ENV
+from techhub_lake.settings import catalog_path
 
 
 @click.group("quality")
@@ -18,7 +16,7 @@ def quality_group() -> None:
 def _contracts():
     from techhub_lake.quality.contracts import load_contracts
 
-    return load_contracts(load_catalog(os.environ.get(CATALOG_ENV) or None))
+    return load_contracts(load_catalog(catalog_path()))
 
 
 @quality_group.command("list")

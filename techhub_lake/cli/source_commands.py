@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
-from techhub_lake.settings import SOURCE_URL_ENV
+from techhub_lake.settings import READER_PASSWORD_ENV, reader_password, source_url
 from techhub_lake.source.churn import churn_source
 from techhub_lake.source.connection import redact
 from techhub_lake.source.embedded import EmbeddedPostgres
 from techhub_lake.source.generator import holds_synthetic_source, init_source
-from techhub_lake.source.roles import READER_PASSWORD_ENV, ensure_read_only_role
+from techhub_lake.source.roles import ensure_read_only_role
 
 
 def target_source_url() -> str:
     """``$TECHHUB_SOURCE_URL`` if set, else the embedded server (started if needed)."""
-    configured = os.environ.get(SOURCE_URL_ENV)
+    configured = source_url()
     if configured:
         return configured
     embedded = EmbeddedPostgres.default()
@@ -61,7 +59,7 @@ def init_command(scale: float, seed: int, workers: int, keep_existing: bool, rea
         print_init_report(report)
         click.echo(f"source: {redact(url)}")
     if reader:
-        ensure_read_only_role(url, reader, os.environ.get(READER_PASSWORD_ENV, ""))
+        ensure_read_only_role(url, reader, reader_password())
         click.echo(f"read-only role '{reader}': may connect and SELECT, nothing else")
 
 

@@ -7,6 +7,7 @@ import polars as pl
 
 from techhub_lake.catalog import Catalog
 from techhub_lake.gold.funnel import (
+    FUNNEL_SENSOR,
     month_filter,
     month_fingerprints,
     month_predicate,
@@ -24,9 +25,9 @@ from techhub_lake.gold.store import (
     write_mart,
 )
 from techhub_lake.gold.techpark import DQ_METRICS, TECHPARK_MARTS
-from techhub_lake.lake.layout import table_path_metadata
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.metadata import column_schema, markdown_table
+from techhub_lake.registry import lake_table_metadata, refreshed_by_metadata
 from techhub_lake.resources import LakeStorage
 from techhub_lake.resources.masking import BinMask
 
@@ -76,7 +77,8 @@ def _spec(spec: MartSpec, catalog: Catalog) -> dg.AssetSpec:
         metadata={
             "key": ", ".join(spec.key),
             "dagster/column_schema": column_schema(((c, "") for c in spec.columns), spec.columns),
-            **table_path_metadata(gold_path(spec.name, spec.domain)),
+            **lake_table_metadata(gold_path(spec.name, spec.domain)),
+            **(refreshed_by_metadata(FUNNEL_SENSOR) if spec.monthly else {}),
         },
     )
 

@@ -22,6 +22,8 @@ from techhub_lake.lake.delta import scan_delta
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.silver.current_state import silver_table_path
 
+FUNNEL_SENSOR = "funnel_months_sensor"  # picks the months whose requests changed (automation/sensors.py)
+
 FINGERPRINT = "_requests_fingerprint"  # lineage column: which request versions a month was computed from
 ROW_HASH = "_row_hash"  # silver's hash of a row's source columns
 

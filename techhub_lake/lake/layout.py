@@ -15,16 +15,6 @@ SCHEMA_VERSIONS = f"{METADATA_ROOT}/schema_versions"
 EXTRACTION_LOGS = f"{METADATA_ROOT}/extraction_logs"
 
 
-# Spec metadata of every lake asset: the table's path under the lake root. How the CLI (``rebuild``)
-# and error messages map a broken table to the asset that writes it, without spelling its path.
-TABLE_PATH_METADATA = "lake/table_path"
-
-
-def table_path_metadata(relative: str) -> dict[str, str]:
-    """The spec metadata naming where an asset's table lives (relative to the lake root)."""
-    return {TABLE_PATH_METADATA: relative}
-
-
 def bronze_table_dir(table: CatalogTable) -> str:
     """``bronze/techhub/<module>/<table>``: everything bronze holds of one source table."""
     return f"{BRONZE_ROOT}/{table.module}/{table.short_name}"

@@ -9,7 +9,6 @@ import polars as pl
 from techhub_lake.bronze.assets import SOURCE_POOL
 from techhub_lake.catalog import Catalog
 from techhub_lake.lake.delta import open_delta, write_delta
-from techhub_lake.lake.layout import table_path_metadata
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.metadata import column_schema, markdown_table
 from techhub_lake.quality.checks import lake_paths
@@ -25,6 +24,7 @@ from techhub_lake.quality.verify import (
     verify_lake_contract,
     verify_source_contract,
 )
+from techhub_lake.registry import lake_table_metadata
 from techhub_lake.resources import BinMask, LakeStorage, SourceDatabase
 
 REPORT_SCHEMA = {
@@ -81,7 +81,7 @@ def build_dq_report_asset(catalog: Catalog) -> dg.AssetsDefinition:
         description=("Every quality rule of every contract (source, silver, gold) measured at each run: the value, "
                      "the level and pass / warn / fail, appended as a history."),
         metadata={"dagster/column_schema": column_schema(((n, t) for n, t in REPORT_SCHEMA.items()), DQ_REPORT_COLUMNS),
-                  **table_path_metadata(DQ_REPORT_PATH)},
+                  **lake_table_metadata(DQ_REPORT_PATH)},
         # its own pace: once a day (the quality_report schedule) or when asked, not on every upstream change
         freshness_policy=dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=26), warn_window=dt.timedelta(hours=25)),
     )

@@ -5,10 +5,6 @@ tables through Soda's PostgreSQL data source on a read-only connection with a st
 from __future__ import annotations
 
 import os
-
-# Soda Core must never call out: telemetry is off before it is imported, whatever the environment says.
-os.environ["SODA_CORE_TELEMETRY_ENABLED"] = "false"
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +24,13 @@ from techhub_lake.source.connection import (
 )
 
 LAKE_DATA_SOURCE = "lake"
+SODA_TELEMETRY_ENV = "SODA_CORE_TELEMETRY_ENABLED"  # Soda's own switch; the lake only ever turns it off
+
+
+def offline_soda() -> None:
+    """Soda Core must never call out: its telemetry is turned off before Soda is imported, whatever
+    the environment says (called by every function here that imports Soda)."""
+    os.environ[SODA_TELEMETRY_ENV] = "false"
 SOURCE_DATA_SOURCE = "techhub"
 OUTCOMES = {"PASSED": "pass", "WARN": "warn", "FAILED": "fail"}
 
@@ -59,6 +62,7 @@ def contract_variables(bin_mask: BinMask | None) -> dict[str, str]:
 
 
 def _measurements(contract: Contract, dataset: str, data_source, variables: dict[str, str]) -> list[CheckMeasurement]:
+    offline_soda()
     from soda_core.common.exceptions import ContractParserException
     from soda_core.common.yaml import ContractYamlSource
     from soda_core.contracts.contract_verification import ContractVerificationSession
@@ -121,6 +125,7 @@ def _asset_of(contract: Contract, sql_name: str) -> str:
 def verify_lake_contract(contract: Contract, lake: LakeFiles, paths: dict[str, str],
                          variables: dict[str, str]) -> list[CheckMeasurement]:
     """Verify a silver or gold contract on the lake; ``paths`` maps ``layer.name`` to Delta paths."""
+    offline_soda()
     import soda_core  # noqa: F401  (loads Soda's plugins before one of its data sources is imported)
     from soda_duckdb.common.data_sources.duckdb_data_source import DuckDBDataSourceImpl
 
@@ -134,6 +139,7 @@ def _read_only_data_source(url: str, statement_timeout_ms: int | None):
     """Soda's PostgreSQL data source on our own connection: read-only by default for every
     transaction, with the statement timeout and the lake's application name. (Soda's connection
     properties have no place for either, so the connection is ours.)"""
+    offline_soda()
     import soda_core  # noqa: F401  (loads Soda's plugins before one of its data sources is imported)
     from soda_postgres.common.data_sources.postgres_data_source import (
         PostgresDataSourceImpl,

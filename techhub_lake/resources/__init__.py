@@ -2,38 +2,37 @@
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
+from techhub_lake import settings
 from techhub_lake.resources.lake import LakeStorage
 from techhub_lake.resources.masking import BinMask
 from techhub_lake.resources.source import SourceDatabase
-from techhub_lake.settings import LAKE_ROOT_ENV, SOURCE_URL_ENV, default_lake_root
+from techhub_lake.settings import default_lake_root
 
 
 def _env_or(name: str, default: str | None = None) -> dg.EnvVar | str | None:
     # Only the variable's presence is read here; its value is resolved by Dagster at run time.
-    return dg.EnvVar(name) if os.environ.get(name) else default
+    return dg.EnvVar(name) if settings.configured(name) else default
 
 
 def _env_int_or(name: str, default: int) -> dg.EnvVar | int:
-    return dg.EnvVar.int(name) if os.environ.get(name) else default
+    return dg.EnvVar.int(name) if settings.configured(name) else default
 
 
 def build_resources() -> dict[str, dg.ConfigurableResource]:
     """The resources every asset shares: the source database, the lake storage, the BIN mask."""
     return {
-        "source": SourceDatabase(url=_env_or(SOURCE_URL_ENV)),
+        "source": SourceDatabase(url=_env_or(settings.SOURCE_URL_ENV)),
         "lake": LakeStorage(
-            root=_env_or(LAKE_ROOT_ENV, default_lake_root()),
-            s3_endpoint_url=_env_or("AWS_ENDPOINT_URL"),
-            s3_region=_env_or("AWS_REGION"),
-            aws_access_key_id=_env_or("AWS_ACCESS_KEY_ID"),
-            aws_secret_access_key=_env_or("AWS_SECRET_ACCESS_KEY"),
+            root=_env_or(settings.LAKE_ROOT_ENV, default_lake_root()),
+            s3_endpoint_url=_env_or(settings.S3_ENDPOINT_ENV),
+            s3_region=_env_or(settings.S3_REGION_ENV),
+            aws_access_key_id=_env_or(settings.S3_ACCESS_KEY_ENV),
+            aws_secret_access_key=_env_or(settings.S3_SECRET_KEY_ENV),
         ),
-        "bin_mask": BinMask(from_year=_env_int_or("TECHHUB_BIN_MASK_FROM_YEAR", 2021),
-                            keep_last=_env_int_or("TECHHUB_BIN_MASK_KEEP_LAST", 4)),
+        "bin_mask": BinMask(from_year=_env_int_or(settings.BIN_MASK_FROM_YEAR_ENV, 2021),
+                            keep_last=_env_int_or(settings.BIN_MASK_KEEP_LAST_ENV, 4)),
     }
 
 

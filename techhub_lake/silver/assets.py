@@ -9,9 +9,9 @@ from techhub_lake.bronze.assets import SOURCE_POOL, SOURCE_RETRY
 from techhub_lake.bronze.specs import bronze_key
 from techhub_lake.catalog import Catalog, CatalogTable, Partitioning
 from techhub_lake.lake.delta import BrokenTable, open_delta, read_delta, write_delta
-from techhub_lake.lake.layout import table_path_metadata
 from techhub_lake.metadata import column_schema
 from techhub_lake.processes import stop_fails_the_step
+from techhub_lake.registry import lake_table_metadata
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.silver.bronze_changes import CorruptBronzeFile
 from techhub_lake.silver.children import CHILD_TABLES, ChildTable
@@ -47,7 +47,7 @@ def silver_spec(table: CatalogTable) -> dg.AssetSpec:
         kinds={"delta", "polars"},
         tags={"module": table.module, "strategy": table.strategy.value},
         metadata={"primary_key": ", ".join(table.primary_key), "source_table": f"{table.source_schema}.{table.name}",
-                  **table_path_metadata(silver_table_path(table))},
+                  **lake_table_metadata(silver_table_path(table), table.name)},
     )
 
 
@@ -155,7 +155,7 @@ def build_child_asset(child: ChildTable, catalog: Catalog) -> dg.AssetsDefinitio
         description=child.description,
         kinds={"delta", "polars"},
         tags={"module": child.module},
-        metadata=table_path_metadata(f"{SILVER_ROOT}/{child.module}/{child.name}"),
+        metadata=lake_table_metadata(f"{SILVER_ROOT}/{child.module}/{child.name}"),
     )
     relative = f"{SILVER_ROOT}/{child.module}/{child.name}"
 

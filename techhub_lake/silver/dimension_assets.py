@@ -7,8 +7,8 @@ import dagster as dg
 from techhub_lake.catalog import Catalog
 from techhub_lake.faults import fault_point
 from techhub_lake.lake.delta import read_delta, write_delta
-from techhub_lake.lake.layout import table_path_metadata
 from techhub_lake.metadata import column_schema
+from techhub_lake.registry import lake_table_metadata
 from techhub_lake.resources import LakeStorage
 from techhub_lake.silver.assets import SILVER_GROUP, silver_key
 from techhub_lake.silver.current_state import SILVER_ROOT, silver_table_path
@@ -34,7 +34,7 @@ def build_dimension_asset(spec: DimensionSpec, catalog: Catalog) -> dg.AssetsDef
         key=dg.AssetKey(["silver", "dim", spec.name]), deps=[silver_key(source)], group_name=SILVER_GROUP,
         description=(f"SCD type 2 of `{spec.source_table}` by {spec.key_name}: tracked {', '.join(spec.tracked)}; "
                      "valid_from / valid_to / is_current, surrogate key and attribute hash."),
-        kinds={"delta", "polars"}, tags={"module": "dim"}, metadata=table_path_metadata(dimension_path(spec)))
+        kinds={"delta", "polars"}, tags={"module": "dim"}, metadata=lake_table_metadata(dimension_path(spec)))
 
     @dg.multi_asset(name=f"silver_dim_{spec.name}", specs=[asset_spec])
     def _dimension(context: dg.AssetExecutionContext, lake: LakeStorage) -> dg.MaterializeResult:
@@ -67,7 +67,7 @@ def build_fact_requests_asset(catalog: Catalog) -> dg.AssetsDefinition:
     asset_spec = dg.AssetSpec(
         key=dg.AssetKey(["silver", "fact", "fact_requests"]),
         deps=[silver_key(requests), *(dg.AssetKey(["silver", "dim", s.name]) for s in DIMENSIONS)],
-        group_name=SILVER_GROUP, kinds={"delta", "polars"}, tags={"module": "fact"}, metadata=table_path_metadata(FACT_PATH),
+        group_name=SILVER_GROUP, kinds={"delta", "polars"}, tags={"module": "fact"}, metadata=lake_table_metadata(FACT_PATH),
         description="One row per service request with user_sk, company_sk and service_sk valid at its creation.")
 
     @dg.multi_asset(name="silver_fact_requests", specs=[asset_spec])

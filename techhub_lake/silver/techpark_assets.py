@@ -7,8 +7,8 @@ import polars as pl
 
 from techhub_lake.catalog import Catalog
 from techhub_lake.lake.delta import read_delta, write_delta
-from techhub_lake.lake.layout import table_path_metadata
 from techhub_lake.metadata import column_schema
+from techhub_lake.registry import lake_table_metadata
 from techhub_lake.resources import LakeStorage
 from techhub_lake.silver.assets import SILVER_GROUP, silver_key
 from techhub_lake.silver.current_state import SILVER_ROOT, silver_table_path
@@ -35,7 +35,7 @@ def build_report_v2_asset(catalog: Catalog) -> dg.AssetsDefinition:
     """Typed techpark reports, partitioned by report year in Delta."""
     spec = dg.AssetSpec(
         key=REPORT_V2, deps=[silver_key(catalog.table("service_report"))], group_name=SILVER_GROUP,
-        kinds={"delta", "polars"}, tags={"module": "service"}, metadata=table_path_metadata(REPORT_V2_PATH),
+        kinds={"delta", "polars"}, tags={"module": "service"}, metadata=lake_table_metadata(REPORT_V2_PATH),
         description=("One row per live techpark report: 32 typed fields of `data`, the BIN from `signed_xml` "
                      "(a real XML parser; malformed documents counted), bin = the report's own else the XML's; "
                      "Delta partitioned by report_year."))
@@ -69,7 +69,7 @@ def build_participants_asset(catalog: Catalog) -> dg.AssetsDefinition:
     """Techpark participants: per company its latest signed techpark request and certificate."""
     spec = dg.AssetSpec(
         key=PARTICIPANTS, group_name=SILVER_GROUP, kinds={"delta", "polars"}, tags={"module": "service"},
-        metadata=table_path_metadata(PARTICIPANTS_PATH),
+        metadata=lake_table_metadata(PARTICIPANTS_PATH),
         deps=[silver_key(catalog.table("service_servicerequest")), silver_key(catalog.table("account_company"))],
         description=("Per company, its latest signed `techpark` request: certificate_number, "
                      "certificate_issue_date, certificate_end_date."))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 
 import psycopg2
@@ -11,7 +10,7 @@ import psycopg2.extensions
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from techhub_lake.settings import SOURCE_URL_ENV
+from techhub_lake.settings import SOURCE_URL_ENV, source_url
 
 APPLICATION_NAME = "techhub-lake"
 DEFAULT_STATEMENT_TIMEOUT_MS = 15 * 60 * 1000
@@ -91,7 +90,7 @@ def resolve_source_url(url: str | None = None) -> str:
     """
     if url:
         return url
-    configured = os.environ.get(SOURCE_URL_ENV)
+    configured = source_url()
     if configured:
         return configured
     from techhub_lake.source.embedded import EmbeddedPostgres

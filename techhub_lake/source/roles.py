@@ -5,9 +5,8 @@ from __future__ import annotations
 import psycopg2
 from psycopg2 import sql
 
+from techhub_lake.settings import READER_PASSWORD_ENV
 from techhub_lake.source.connection import connect
-
-READER_PASSWORD_ENV = "TECHHUB_READER_PASSWORD"
 
 
 def ensure_read_only_role(url: str, name: str, password: str, schema: str = "public") -> None:

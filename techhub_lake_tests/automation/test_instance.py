@@ -9,15 +9,12 @@ import time
 import dagster as dg
 import pytest
 
-from techhub_lake.automation.instance import (
-    EVENT_SWITCHES,
-    instance_environment,
-    psycopg2_url,
-)
+from techhub_lake.automation.instance import instance_environment, psycopg2_url
 from techhub_lake.automation.refresh import range_tags
 from techhub_lake.bronze.assets import build_bronze_asset
 from techhub_lake.catalog import load_catalog
 from techhub_lake.resources import LakeStorage, SourceDatabase
+from techhub_lake.settings import EVENT_SWITCHES
 from techhub_lake.source.embedded import EmbeddedPostgres
 from techhub_lake_tests.conftest import query
 

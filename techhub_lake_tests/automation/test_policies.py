@@ -13,9 +13,10 @@ from dagster._core.test_utils import create_test_daemon_workspace_context, freez
 from dagster._core.workspace.load_target import ModuleTarget
 from dagster._daemon.freshness import FreshnessDaemon
 
+from techhub_lake.automation.definitions import AUTOMATION_SENSOR
 from techhub_lake.automation.policies import AUTOMATION_SLACK
 from techhub_lake.catalog import load_catalog
-from techhub_lake.definitions import AUTOMATION_SENSOR, build_definitions, defs
+from techhub_lake.definitions import build_definitions
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.source.generator import init_source
 from techhub_lake_tests.conftest import catalog_starting
@@ -25,8 +26,8 @@ USER_BRONZE = dg.AssetKey(["bronze", "account", "user"])
 USER_SILVER = dg.AssetKey(["silver", "account", "user"])
 
 
-def test_every_asset_has_a_freshness_policy_from_the_catalog():
-    graph = defs.resolve_asset_graph()
+def test_every_asset_has_a_freshness_policy_from_the_catalog(lake_defs):
+    graph = lake_defs.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         assert graph.get(key).freshness_policy is not None, key.to_user_string()
     actionlog = graph.get(dg.AssetKey(["bronze", "core", "actionlog"])).freshness_policy
@@ -41,22 +42,22 @@ def test_every_asset_has_a_freshness_policy_from_the_catalog():
     assert graph.get(USER_BRONZE).automation_condition is None  # bronze is driven by the source-change sensor
 
 
-def test_schedules_and_sensors_start_running():
-    sensors = {s.name: s for s in defs.sensors}
+def test_schedules_and_sensors_start_running(lake_defs):
+    sensors = {s.name: s for s in lake_defs.sensors}
     assert set(sensors) == {"source_change_sensor", "funnel_months_sensor", "run_failure_sensor", AUTOMATION_SENSOR,
                             "dead_runs_sensor"}
     # each daily bronze asset also has a per-partition deadline check and a coverage check
     daily_keys = {dg.AssetKey(["bronze", t.module, t.short_name]) for t in CATALOG.lake_tables
                   if t.partitioning.value == "daily"}
     for name in ("partition_deadline", "rows_outside_partitions"):
-        assert {key.asset_key for checks in defs.asset_checks for key in checks.check_keys if key.name == name} == daily_keys
+        assert {key.asset_key for checks in lake_defs.asset_checks for key in checks.check_keys if key.name == name} == daily_keys
     assert all(s.default_status == dg.DefaultSensorStatus.RUNNING for s in sensors.values())
-    schedules = {s.name: s for s in defs.schedules}
+    schedules = {s.name: s for s in lake_defs.schedules}
     assert set(schedules) == {"daily_full_loads", "nightly_reconciliation", "quality_report", "lake_upkeep"}
     assert all(s.default_status == dg.DefaultScheduleStatus.RUNNING for s in schedules.values())
     assert all(s.execution_timezone == "Asia/Almaty" for s in schedules.values())
     # the reconciliation job turns reconcile on for every incremental and append-only silver table
-    reconcile = defs.resolve_job_def("nightly_reconciliation")
+    reconcile = lake_defs.resolve_job_def("nightly_reconciliation")
     daily = [t for t in CATALOG.lake_tables if t.strategy.value in ("incremental", "append")]
     assert {t.strategy.value for t in daily} == {"incremental", "append"}
     # ... and runs their quality contracts with them
@@ -127,17 +128,17 @@ def test_silver_follows_new_bronze_once_per_update(new_database, tmp_path, dagst
     assert requested == 1
 
 
-def test_a_partition_deadline_warns_until_yesterday_is_in_the_lake(dagster_instance):
+def test_a_partition_deadline_warns_until_yesterday_is_in_the_lake(lake_defs, dagster_instance):
     from zoneinfo import ZoneInfo
 
     from techhub_lake.automation.policies import PARTITION_DEADLINE_CHECK
 
     check_key = dg.AssetCheckKey(USER_BRONZE, PARTITION_DEADLINE_CHECK)
-    (deadline,) = [c for c in defs.asset_checks if check_key in c.check_keys]
+    (deadline,) = [c for c in lake_defs.asset_checks if check_key in c.check_keys]
     assert deadline.get_spec_for_check_key(check_key).automation_condition is not None  # the sensor runs it at 01:00
 
     def evaluate() -> dg.AssetCheckEvaluation:
-        result = dg.materialize([defs.resolve_assets_def(USER_BRONZE), deadline], instance=dagster_instance,
+        result = dg.materialize([lake_defs.resolve_assets_def(USER_BRONZE), deadline], instance=dagster_instance,
                                 selection=dg.AssetSelection.checks(check_key))
         (evaluation,) = result.get_asset_check_evaluations()
         return evaluation

@@ -132,5 +132,5 @@ def test_the_funnel_sensor_waits_for_silver(tmp_path, dagster_instance):
     from techhub_lake.automation.sensors import build_funnel_sensor
 
     context = dg.build_sensor_context(instance=dagster_instance, resources={"lake": LakeStorage(root=str(tmp_path / "lake"))})
-    result = build_funnel_sensor(CATALOG)(context)
+    result = build_funnel_sensor(CATALOG, dg.AssetKey(["gold", "techhub", "dm_service_funnel"]))(context)
     assert isinstance(result, dg.SkipReason) and "silver/service/servicerequest has not been built yet" in result.skip_message

@@ -70,7 +70,8 @@ def bench_instance(server: EmbeddedPostgres) -> Iterator:
     import dagster as dg
     import psycopg2
 
-    from techhub_lake.automation.instance import EVENT_SWITCHES, postgres_storage_config
+    from techhub_lake.automation.instance import postgres_storage_config
+    from techhub_lake.settings import EVENT_SWITCHES
 
     os.environ.update(EVENT_SWITCHES)
     name = f"dagster_bench_{uuid.uuid4().hex[:8]}"

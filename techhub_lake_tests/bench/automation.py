@@ -24,12 +24,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from techhub_lake.automation.policies import INTERVAL_ENV
 from techhub_lake.automation.refresh import refresh_lake
 from techhub_lake.catalog import load_catalog
 from techhub_lake.catalog.model import DEFAULT_CATALOG_PATH
 from techhub_lake.definitions import build_definitions
 from techhub_lake.resources import LakeStorage, SourceDatabase
+from techhub_lake.settings import AUTOMATION_INTERVAL_ENV
 from techhub_lake.source.churn import churn_source
 from techhub_lake_tests.bench import bench_arguments, bench_source
 from techhub_lake_tests.dagster_services import (
@@ -49,8 +49,8 @@ def wait_until_quiet(instance: dg.DagsterInstance, quiet_seconds: float, limit_s
     time waited (stops waiting after ``limit_seconds``)."""
     started = time.monotonic()
     while time.monotonic() - started < limit_seconds:
-        runs = instance.get_runs(limit=1)
-        last_created = runs[0].create_timestamp.timestamp() if runs and runs[0].create_timestamp else 0.0
+        records = instance.get_run_records(limit=1)
+        last_created = records[0].create_timestamp.timestamp() if records else 0.0
         busy = instance.get_runs_count(dg.RunsFilter(statuses=ACTIVE))
         if not busy and time.time() - last_created >= quiet_seconds:
             break
@@ -66,12 +66,11 @@ def sensor_has_ticked(instance: dg.DagsterInstance, name: str) -> bool:
 
 def report(instance: dg.DagsterInstance, committed: float, gold_keys: list[dg.AssetKey]) -> None:
     """The daemon's runs after the commit, and each gold asset's first materialization after it."""
-    runs = [r for r in instance.get_runs(limit=500) if r.create_timestamp and r.create_timestamp.timestamp() >= committed]
-    print(f"\n{len(runs)} run(s) launched after the commit:")
+    records = [r for r in instance.get_run_records(limit=500) if r.create_timestamp.timestamp() >= committed]
+    print(f"\n{len(records)} run(s) launched after the commit:")
     print("| started s | ended s | status | launched by | assets |")
     print("| ---: | ---: | --- | --- | --- |")
-    for record in sorted(instance.get_run_records(dg.RunsFilter(run_ids=[r.run_id for r in runs])) if runs else [],
-                         key=lambda r: r.create_timestamp):
+    for record in sorted(records, key=lambda r: r.create_timestamp):
         run = record.dagster_run
         start = f"{record.start_time - committed:.0f}" if record.start_time else "-"
         end = f"{record.end_time - committed:.0f}" if record.end_time else "-"
@@ -106,12 +105,12 @@ def main() -> None:
             root = Path(scratch)
             home = dagster_home(root / "home", storage)
             env = service_environment(home, url, DEFAULT_CATALOG_PATH, root / "lake", root / "state", storage)
-            env[INTERVAL_ENV] = str(args.interval)
+            env[AUTOMATION_INTERVAL_ENV] = str(args.interval)
             (root / "state").mkdir()
             instance = open_instance(home, storage)
             defs = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=str(root / "lake"))})
             started = time.perf_counter()
-            refresh_lake(None, lambda line: None, defs=defs, catalog=catalog, instance=instance)
+            refresh_lake(None, lambda line: print("   ", line, flush=True), defs=defs, catalog=catalog, instance=instance)
             print(f"first load through gold: {time.perf_counter() - started:.0f} s", flush=True)
             with running({"daemon": daemon_command()}, env, root):
                 deadline = time.monotonic() + 300

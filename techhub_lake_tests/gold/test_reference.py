@@ -212,7 +212,7 @@ def test_churn_then_refresh_equals_the_reference_and_touches_only_changed_months
     window_start = at.astimezone(ZoneInfo(TIMEZONE)).date() - dt.timedelta(days=2)
     load_bronze(url, lake, CATALOG, window_start, run_id=f"round{round_number}")
     load_silver(url, lake, CATALOG)
-    sensed = build_funnel_sensor(CATALOG)(dg.build_sensor_context(
+    sensed = build_funnel_sensor(CATALOG, FUNNEL_KEY)(dg.build_sensor_context(
         instance=instance, resources={"lake": LakeStorage(root=str(root))}))
     incremental = refresh_gold(url, root, instance, checks=False)
     # the funnel sensor asks for the same months the refresh re-materialized

@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 from techhub_lake.catalog import load_catalog
-from techhub_lake.definitions import defs
 from techhub_lake.quality.contracts import CONTRACTS_DIR, ContractError, load_contracts
 from techhub_lake.quality.targets import lake_targets
 
@@ -27,9 +26,9 @@ def by_table(contracts) -> dict:
     return {c.target.sql_name: c for c in contracts}
 
 
-def test_every_silver_and_gold_asset_has_a_contract_with_key_and_row_checks():
+def test_every_silver_and_gold_asset_has_a_contract_with_key_and_row_checks(lake_defs):
     contracts = by_table(load_contracts(CATALOG))
-    lake_assets = {spec.key for spec in defs.resolve_all_asset_specs() if spec.group_name in ("silver", "gold")}
+    lake_assets = {spec.key for spec in lake_defs.resolve_all_asset_specs() if spec.group_name in ("silver", "gold")}
     assert {t.asset_key for t in lake_targets(CATALOG)} == lake_assets
     for target in lake_targets(CATALOG):
         names = {c.name for c in contracts[target.sql_name].checks}

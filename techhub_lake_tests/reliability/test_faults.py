@@ -29,8 +29,9 @@ from techhub_lake.bronze.assets import SOURCE_POOL
 from techhub_lake.catalog import load_catalog
 from techhub_lake.gold.store import mart_content
 from techhub_lake.lake.delta import read_delta
-from techhub_lake.lake.layout import TABLE_PATH_METADATA, bronze_table_dir
+from techhub_lake.lake.layout import bronze_table_dir
 from techhub_lake.lake.storage import LakeFiles, S3Access
+from techhub_lake.registry import TABLE_PATH_METADATA
 from techhub_lake.resources import LakeStorage
 from techhub_lake.silver.current_state import silver_table_path
 from techhub_lake.source.churn import churn_source

@@ -1,0 +1,57 @@
+"""Automation's Dagster definitions: what keeps the layers' assets fresh.
+
+Given the layers' definitions, it returns them with every asset's freshness policy and automation
+condition applied (``policies``), plus the bronze partition-deadline checks, the sensors (source
+changes, the funnel's months, failed and dead runs, declarative automation) and the schedules.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from techhub_lake.automation.policies import apply_policies, partition_deadline_checks
+from techhub_lake.automation.recovery import dead_runs_sensor
+from techhub_lake.automation.schedules import build_schedules
+from techhub_lake.automation.sensors import (
+    build_funnel_sensor,
+    build_source_change_sensor,
+    run_failure_sensor,
+)
+from techhub_lake.automation.upkeep import upkeep_schedule
+from techhub_lake.catalog import Catalog
+from techhub_lake.gold.funnel import FUNNEL_SENSOR
+from techhub_lake.registry import refreshed_by
+from techhub_lake.settings import automation_interval_minutes
+
+AUTOMATION_SENSOR = "techhub_automation"
+
+
+def check_keys(checks: list[dg.AssetChecksDefinition]) -> list[dg.AssetCheckKey]:
+    """The check keys of some checks definitions."""
+    return [key for definition in checks for key in definition.check_keys]
+
+
+def automated(layers: dg.Definitions, catalog: Catalog) -> dg.Definitions:
+    """``layers`` (their assets and checks) with freshness policies and automation conditions, and
+    the sensors and schedules that refresh them."""
+    assets = list(layers.assets or [])
+    deadlines = partition_deadline_checks(assets, catalog)
+    (funnel,) = [spec.key for a in assets for spec in a.specs if refreshed_by(spec.metadata) == FUNNEL_SENSOR]
+    return dg.Definitions(
+        assets=apply_policies(assets, catalog),
+        asset_checks=[*(layers.asset_checks or []), *deadlines],
+        sensors=[
+            build_source_change_sensor(catalog),
+            build_funnel_sensor(catalog, funnel),
+            run_failure_sensor,
+            dead_runs_sensor,
+            # evaluates the silver and gold automation conditions (and the bronze partition deadlines'
+            # cron tick) once per interval; running from the start
+            dg.AutomationConditionSensorDefinition(
+                AUTOMATION_SENSOR,
+                target=dg.AssetSelection.groups("silver", "gold") | dg.AssetSelection.checks(*check_keys(deadlines)),
+                default_status=dg.DefaultSensorStatus.RUNNING,
+                minimum_interval_seconds=60 * automation_interval_minutes()),
+        ],
+        schedules=[*build_schedules(catalog), upkeep_schedule(catalog.defaults.timezone)],
+    )

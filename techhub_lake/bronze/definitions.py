@@ -1,0 +1,13 @@
+"""The bronze layer's Dagster definitions: one asset per catalog table."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from techhub_lake.bronze.assets import build_bronze_assets
+from techhub_lake.catalog import Catalog
+
+
+def bronze_definitions(catalog: Catalog) -> dg.Definitions:
+    """Every catalog table's bronze asset (daily partitions or daily snapshots)."""
+    return dg.Definitions(assets=build_bronze_assets(catalog))

@@ -17,14 +17,26 @@ import dagster as dg
 
 TABLE_PATH_METADATA = "lake/table_path"
 TABLE_NAME_METADATA = "dagster/table_name"
+PRIMARY_KEY_METADATA = "primary_key"  # the columns that identify a row, comma-separated
+WATERMARK_METADATA = "lake/watermark"  # the column a daily table is partitioned on
+VERSIONS_OF_METADATA = "lake/versions_of"  # an SCD2 dimension: the business key its versions belong to
+MASKED_METADATA = "lake/masked"  # "<BIN column>, <report-year column>" the bin_mask resource masks
+COLUMN_SCHEMA_METADATA = "dagster/column_schema"  # a mart's documented columns
 REFRESHED_BY_METADATA = "lake/refreshed_by"
 
 
-def lake_table_metadata(path: str, name: str | None = None) -> dict[str, str]:
+def lake_table_metadata(path: str, name: str | None = None, *, primary_key: tuple[str, ...] = (),
+                        watermark: str | None = None, versions_of: str | None = None,
+                        masked: tuple[str, str] | None = None) -> dict[str, str]:
     """The spec metadata of an asset that writes the lake table at ``path`` (relative to the lake
     root; its first part is the layer), named ``name`` inside its layer (the path's last part when
-    not given)."""
-    return {TABLE_PATH_METADATA: path, TABLE_NAME_METADATA: f"{path.split('/', 1)[0]}.{name or path.rsplit('/', 1)[-1]}"}
+    not given), with what identifies its rows and, where they apply, its watermark, the business key
+    of its versions and its masked column."""
+    layer, _, _ = path.partition("/")
+    metadata = {TABLE_PATH_METADATA: path, TABLE_NAME_METADATA: f"{layer}.{name or path.rsplit('/', 1)[-1]}"}
+    optional = {PRIMARY_KEY_METADATA: ", ".join(primary_key), WATERMARK_METADATA: watermark,
+                VERSIONS_OF_METADATA: versions_of, MASKED_METADATA: ", ".join(masked) if masked else None}
+    return metadata | {name: value for name, value in optional.items() if value}
 
 
 def refreshed_by_metadata(sensor: str) -> dict[str, str]:
@@ -43,9 +55,46 @@ class LakeTable:
     path: str  # relative to the lake root
     metadata: dict
 
+    def _text(self, name: str) -> str | None:
+        value = self.metadata.get(name)
+        return None if value is None else str(_value(value))
+
+    def _columns(self, name: str) -> tuple[str, ...]:
+        text = self._text(name)
+        return tuple(c.strip() for c in text.split(",")) if text else ()
+
+    @property
+    def primary_key(self) -> tuple[str, ...]:
+        return self._columns(PRIMARY_KEY_METADATA)
+
+    @property
+    def watermark(self) -> str | None:
+        return self._text(WATERMARK_METADATA)
+
+    @property
+    def versions_of(self) -> str | None:
+        return self._text(VERSIONS_OF_METADATA)
+
+    @property
+    def masked(self) -> tuple[str, str] | None:
+        columns = self._columns(MASKED_METADATA)
+        return (columns[0], columns[1]) if len(columns) == 2 else None
+
+    @property
+    def documented_columns(self) -> tuple[str, ...]:
+        """The columns the spec documents (``dagster/column_schema``), in order; () when it documents none."""
+        schema = self.metadata.get(COLUMN_SCHEMA_METADATA)
+        return tuple(column.name for column in _value(schema).columns) if schema is not None else ()
+
+
+def declared_specs(definitions: dg.Definitions) -> list[dg.AssetSpec]:
+    """The specs of ``definitions``' assets as declared: unlike ``resolve_all_asset_specs`` this needs
+    no resources, so a layer's definitions can be read before they are merged with them."""
+    return [spec for assets_def in definitions.assets or [] for spec in assets_def.specs]
+
 
 def lake_tables(specs: Iterable[dg.AssetSpec]) -> list[LakeTable]:
-    """Every lake table among ``specs`` (``Definitions.resolve_all_asset_specs()``)."""
+    """Every lake table among ``specs`` (``declared_specs`` or ``resolve_all_asset_specs``)."""
     tables = []
     for spec in specs:
         if TABLE_PATH_METADATA in spec.metadata:

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import functools
+
 import psycopg2
 
+from techhub_lake.registry import LakeTable, lake_tables
 from techhub_lake.source.introspection import single_column_keys
+
+
+@functools.cache
+def packaged_lake_tables() -> tuple[LakeTable, ...]:
+    """Every lake table of the packaged catalog's graph, as the registry reads it (what
+    ``load_contracts`` takes)."""
+    from techhub_lake.catalog import load_catalog
+    from techhub_lake.definitions import build_definitions
+
+    return tuple(lake_tables(build_definitions(load_catalog()).resolve_all_asset_specs()))
 
 
 def table_fingerprints(url: str, tables: list[str] | None = None) -> dict[str, str]:

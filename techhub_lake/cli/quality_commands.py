@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import click
 
-from techhub_lake.catalog import load_catalog
-from techhub_lake.settings import catalog_path
-
 
 @click.group("quality")
 def quality_group() -> None:
@@ -14,9 +11,10 @@ def quality_group() -> None:
 
 
 def _contracts():
-    from techhub_lake.quality.contracts import load_contracts
+    from techhub_lake.definitions import lake_definitions
+    from techhub_lake.quality.definitions import lake_contracts
 
-    return load_contracts(load_catalog(catalog_path()))
+    return lake_contracts(lake_definitions()[0])
 
 
 @quality_group.command("list")

@@ -7,6 +7,7 @@ import polars as pl
 
 from techhub_lake.catalog import Catalog
 from techhub_lake.gold.funnel import (
+    FINGERPRINT,
     FUNNEL_SENSOR,
     month_filter,
     month_fingerprints,
@@ -66,6 +67,8 @@ def _input_rows(silver: dict[str, pl.LazyFrame]) -> dict[str, int]:
 
 
 def _spec(spec: MartSpec, catalog: Catalog) -> dg.AssetSpec:
+    lineage = {FINGERPRINT: "Lineage: which request versions the month was computed from"} if spec.monthly else {}
+    documented = spec.columns | lineage
     return dg.AssetSpec(
         key=mart_key(spec),
         deps=[resolve_input(name, catalog)[0] for name in spec.inputs],
@@ -75,9 +78,8 @@ def _spec(spec: MartSpec, catalog: Catalog) -> dg.AssetSpec:
         tags={"layer": "gold", "domain": spec.domain},
         partitions_def=monthly_partitions(catalog) if spec.monthly else None,
         metadata={
-            "key": ", ".join(spec.key),
-            "dagster/column_schema": column_schema(((c, "") for c in spec.columns), spec.columns),
-            **lake_table_metadata(gold_path(spec.name, spec.domain)),
+            "dagster/column_schema": column_schema(((c, "") for c in documented), documented),
+            **lake_table_metadata(gold_path(spec.name, spec.domain), primary_key=spec.key, masked=spec.masked),
             **(refreshed_by_metadata(FUNNEL_SENSOR) if spec.monthly else {}),
         },
     )

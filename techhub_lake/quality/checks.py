@@ -5,8 +5,7 @@ are blocking: when one fails, the assets downstream of its table do not run in t
 import dagster as dg
 
 from techhub_lake.bronze.assets import SOURCE_POOL
-from techhub_lake.catalog import Catalog
-from techhub_lake.quality.contracts import Contract, load_contracts
+from techhub_lake.quality.contracts import Contract
 from techhub_lake.quality.verify import (
     CheckMeasurement,
     TableNotMaterialized,
@@ -114,9 +113,8 @@ def _log_summary(context, contract: Contract, measurements: list[CheckMeasuremen
                      + (f"; {', '.join(failing)}" if failing else ""))
 
 
-def build_quality_checks(catalog: Catalog) -> list[dg.AssetChecksDefinition]:
+def build_quality_checks(contracts: list[Contract]) -> list[dg.AssetChecksDefinition]:
     """Every contract's asset checks: source tables on their bronze assets, silver and gold on theirs."""
-    contracts = load_contracts(catalog)
     paths = lake_paths(contracts)
     return [build_source_contract_check(c) if c.target.layer == "source" else build_lake_contract_check(c, paths)
             for c in contracts]

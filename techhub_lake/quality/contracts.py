@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from techhub_lake.catalog import Catalog
 from techhub_lake.quality.targets import CheckedTable, lake_targets, source_targets
+from techhub_lake.registry import LakeTable
 from techhub_lake.silver.dimensions import IS_CURRENT, VALID_FROM, VALID_TO
 
 CONTRACTS_DIR = Path(__file__).parent / "contracts"
@@ -209,10 +210,12 @@ def source_contract_names(contracts_dir: Path = CONTRACTS_DIR) -> list[str]:
     return sorted(p.stem for p in (contracts_dir / "source").glob("*.yaml"))
 
 
-def load_contracts(catalog: Catalog, contracts_dir: Path = CONTRACTS_DIR) -> list[Contract]:
-    """Every contract: the source tables with a contract file, every silver and gold table."""
+def load_contracts(tables: Iterable[LakeTable], contracts_dir: Path = CONTRACTS_DIR) -> list[Contract]:
+    """Every contract of the lake ``tables`` hold (``registry.lake_tables`` of the asset graph): the
+    source tables with a contract file, every silver and gold table."""
+    tables = list(tables)
     names = source_contract_names(contracts_dir)
-    targets = [*source_targets(catalog, names), *lake_targets(catalog)]
+    targets = [*source_targets(tables, names), *lake_targets(tables)]
     known = {t.contract_file for t in targets}
     for layer in ("source", "silver", "gold"):
         for path in sorted((contracts_dir / layer).glob("*.yaml")):

@@ -7,12 +7,11 @@ import dagster as dg
 import polars as pl
 
 from techhub_lake.bronze.assets import SOURCE_POOL
-from techhub_lake.catalog import Catalog
 from techhub_lake.lake.delta import open_delta, write_delta
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.metadata import column_schema, markdown_table
 from techhub_lake.quality.checks import lake_paths
-from techhub_lake.quality.contracts import Contract, load_contracts
+from techhub_lake.quality.contracts import Contract
 from techhub_lake.quality.targets import (
     DQ_REPORT_COLUMNS,
     DQ_REPORT_KEY,
@@ -72,9 +71,8 @@ def latest_table(report: pl.DataFrame) -> str:
                           ordered.select("table_name", "rule", "level", measured, "outcome").rows())
 
 
-def build_dq_report_asset(catalog: Catalog) -> dg.AssetsDefinition:
+def build_dq_report_asset(contracts: list[Contract]) -> dg.AssetsDefinition:
     """The quality mart: reads every checked table (its lineage), appends one row per rule and run."""
-    contracts = load_contracts(catalog)
     spec = dg.AssetSpec(
         key=DQ_REPORT_KEY, group_name="gold", kinds={"delta", "soda"}, tags={"domain": "quality"},
         deps=[c.target.asset_key for c in contracts if c.target.asset_key != DQ_REPORT_KEY],

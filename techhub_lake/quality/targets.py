@@ -1,30 +1,17 @@
 """What the quality contracts check: every silver and gold table of the lake and the source tables
-with rules, each with its asset, where it lives, the name Soda sees it under, and what the
-catalog and the mart specs already say about it (key, watermark, columns)."""
+with rules, each with its asset, where it lives, the name Soda sees it under, and what its asset
+spec already declares about it (key, watermark, documented columns, masking, versions), all read
+from the asset graph (``techhub_lake.registry``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import dagster as dg
 
-from techhub_lake.bronze.specs import bronze_key
-from techhub_lake.catalog import Catalog, Partitioning
-from techhub_lake.gold.funnel import FINGERPRINT
-from techhub_lake.gold.marts import mart_specs
 from techhub_lake.gold.store import gold_key, gold_path
-from techhub_lake.gold.techpark import DQ_METRICS, TECHPARK_MARTS
-from techhub_lake.silver.assets import silver_key
-from techhub_lake.silver.children import CHILD_TABLES
-from techhub_lake.silver.current_state import SILVER_ROOT, silver_table_path
-from techhub_lake.silver.dimension_assets import FACT_PATH, dimension_path
-from techhub_lake.silver.dimensions import DIMENSIONS
-from techhub_lake.silver.techpark_assets import (
-    PARTICIPANTS,
-    PARTICIPANTS_PATH,
-    REPORT_V2,
-    REPORT_V2_PATH,
-)
+from techhub_lake.registry import LakeTable
 
 DQ_REPORT_KEY = gold_key("dq_report", "quality")
 DQ_REPORT_PATH = gold_path("dq_report", "quality")
@@ -74,40 +61,23 @@ class CheckedTable:
         return f"{self.layer}/{self.name}.yaml"
 
 
-def lake_targets(catalog: Catalog) -> list[CheckedTable]:
-    """Every silver and gold table of the lake: current states, child tables, dimensions and fact,
-    techpark silver, the marts and the quality report itself."""
-    targets = [
-        CheckedTable("silver", table.name, silver_key(table), silver_table_path(table), key=table.primary_key,
-                     watermark=table.watermark if table.partitioning == Partitioning.DAILY else None)
-        for table in catalog.lake_tables
-    ]
-    targets += [CheckedTable("silver", child.name, dg.AssetKey(["silver", child.module, child.name]),
-                             f"{SILVER_ROOT}/{child.module}/{child.name}", key=child.key) for child in CHILD_TABLES]
-    targets += [CheckedTable("silver", spec.name, dg.AssetKey(["silver", "dim", spec.name]), dimension_path(spec),
-                             key=(spec.surrogate_key,), versions_of=spec.key_name) for spec in DIMENSIONS]
-    targets += [
-        CheckedTable("silver", "fact_requests", dg.AssetKey(["silver", "fact", "fact_requests"]), FACT_PATH,
-                     key=("request_id",)),
-        CheckedTable("silver", "service_report_v2", REPORT_V2, REPORT_V2_PATH, key=("report_id",)),
-        CheckedTable("silver", "techpark_participants", PARTICIPANTS, PARTICIPANTS_PATH, key=("company_id",)),
-    ]
-    for spec in [*mart_specs(catalog.defaults.timezone), *TECHPARK_MARTS, DQ_METRICS]:
-        columns = (*spec.columns, *((FINGERPRINT,) if spec.monthly else ()))
-        targets.append(CheckedTable("gold", spec.name, gold_key(spec.name, spec.domain), gold_path(spec.name, spec.domain),
-                                    key=spec.key, columns=columns, masked=spec.masked))
+def lake_targets(tables: Iterable[LakeTable]) -> list[CheckedTable]:
+    """Every silver and gold table among ``tables`` (current states, child tables, dimensions and
+    fact, techpark silver, the marts), and the quality report itself."""
+    targets = [CheckedTable(t.layer, t.name, t.key, t.path, key=t.primary_key, watermark=t.watermark,
+                            columns=t.documented_columns, masked=t.masked, versions_of=t.versions_of)
+               for t in tables if t.layer in ("silver", "gold") and t.key != DQ_REPORT_KEY]
     targets.append(CheckedTable("gold", "dq_report", DQ_REPORT_KEY, DQ_REPORT_PATH,
                                 key=("checked_at", "table_name", "rule"), columns=tuple(DQ_REPORT_COLUMNS)))
     _assert_unique(targets)
     return targets
 
 
-def source_targets(catalog: Catalog, names: list[str]) -> list[CheckedTable]:
+def source_targets(tables: Iterable[LakeTable], names: list[str]) -> list[CheckedTable]:
     """The source tables with a contract, each checked on its bronze asset (never blocking: bronze
     keeps the source as it is, the silver and gold contracts guard what is built from it)."""
-    lake_tables = {table.name: table for table in catalog.lake_tables}
-    return [CheckedTable("source", name, bronze_key(lake_tables[name]), None, blocking=False)
-            for name in names if name in lake_tables]
+    bronze = {t.name: t for t in tables if t.layer == "bronze"}
+    return [CheckedTable("source", name, bronze[name].key, None, blocking=False) for name in names if name in bronze]
 
 
 def _assert_unique(targets: list[CheckedTable]) -> None:

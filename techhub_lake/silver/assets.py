@@ -46,8 +46,9 @@ def silver_spec(table: CatalogTable) -> dg.AssetSpec:
         description=f"Current state of `{table.name}`: one row per {', '.join(table.primary_key)}, {how}.",
         kinds={"delta", "polars"},
         tags={"module": table.module, "strategy": table.strategy.value},
-        metadata={"primary_key": ", ".join(table.primary_key), "source_table": f"{table.source_schema}.{table.name}",
-                  **lake_table_metadata(silver_table_path(table), table.name)},
+        metadata={"source_table": f"{table.source_schema}.{table.name}",
+                  **lake_table_metadata(silver_table_path(table), table.name, primary_key=table.primary_key,
+                                        watermark=table.watermark if table.partitioning == Partitioning.DAILY else None)},
     )
 
 
@@ -155,7 +156,7 @@ def build_child_asset(child: ChildTable, catalog: Catalog) -> dg.AssetsDefinitio
         description=child.description,
         kinds={"delta", "polars"},
         tags={"module": child.module},
-        metadata=lake_table_metadata(f"{SILVER_ROOT}/{child.module}/{child.name}"),
+        metadata=lake_table_metadata(f"{SILVER_ROOT}/{child.module}/{child.name}", primary_key=child.key),
     )
     relative = f"{SILVER_ROOT}/{child.module}/{child.name}"
 

@@ -34,7 +34,7 @@ def build_dimension_asset(spec: DimensionSpec, catalog: Catalog) -> dg.AssetsDef
         key=dg.AssetKey(["silver", "dim", spec.name]), deps=[silver_key(source)], group_name=SILVER_GROUP,
         description=(f"SCD type 2 of `{spec.source_table}` by {spec.key_name}: tracked {', '.join(spec.tracked)}; "
                      "valid_from / valid_to / is_current, surrogate key and attribute hash."),
-        kinds={"delta", "polars"}, tags={"module": "dim"}, metadata=lake_table_metadata(dimension_path(spec)))
+        kinds={"delta", "polars"}, tags={"module": "dim"}, metadata=lake_table_metadata(dimension_path(spec), primary_key=(spec.surrogate_key,), versions_of=spec.key_name))
 
     @dg.multi_asset(name=f"silver_dim_{spec.name}", specs=[asset_spec])
     def _dimension(context: dg.AssetExecutionContext, lake: LakeStorage) -> dg.MaterializeResult:
@@ -67,7 +67,7 @@ def build_fact_requests_asset(catalog: Catalog) -> dg.AssetsDefinition:
     asset_spec = dg.AssetSpec(
         key=dg.AssetKey(["silver", "fact", "fact_requests"]),
         deps=[silver_key(requests), *(dg.AssetKey(["silver", "dim", s.name]) for s in DIMENSIONS)],
-        group_name=SILVER_GROUP, kinds={"delta", "polars"}, tags={"module": "fact"}, metadata=lake_table_metadata(FACT_PATH),
+        group_name=SILVER_GROUP, kinds={"delta", "polars"}, tags={"module": "fact"}, metadata=lake_table_metadata(FACT_PATH, primary_key=("request_id",)),
         description="One row per service request with user_sk, company_sk and service_sk valid at its creation.")
 
     @dg.multi_asset(name="silver_fact_requests", specs=[asset_spec])

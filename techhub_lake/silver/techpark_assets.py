@@ -35,7 +35,7 @@ def build_report_v2_asset(catalog: Catalog) -> dg.AssetsDefinition:
     """Typed techpark reports, partitioned by report year in Delta."""
     spec = dg.AssetSpec(
         key=REPORT_V2, deps=[silver_key(catalog.table("service_report"))], group_name=SILVER_GROUP,
-        kinds={"delta", "polars"}, tags={"module": "service"}, metadata=lake_table_metadata(REPORT_V2_PATH),
+        kinds={"delta", "polars"}, tags={"module": "service"}, metadata=lake_table_metadata(REPORT_V2_PATH, primary_key=("report_id",)),
         description=("One row per live techpark report: 32 typed fields of `data`, the BIN from `signed_xml` "
                      "(a real XML parser; malformed documents counted), bin = the report's own else the XML's; "
                      "Delta partitioned by report_year."))
@@ -69,7 +69,7 @@ def build_participants_asset(catalog: Catalog) -> dg.AssetsDefinition:
     """Techpark participants: per company its latest signed techpark request and certificate."""
     spec = dg.AssetSpec(
         key=PARTICIPANTS, group_name=SILVER_GROUP, kinds={"delta", "polars"}, tags={"module": "service"},
-        metadata=lake_table_metadata(PARTICIPANTS_PATH),
+        metadata=lake_table_metadata(PARTICIPANTS_PATH, primary_key=("company_id",)),
         deps=[silver_key(catalog.table("service_servicerequest")), silver_key(catalog.table("account_company"))],
         description=("Per company, its latest signed `techpark` request: certificate_number, "
                      "certificate_issue_date, certificate_end_date."))

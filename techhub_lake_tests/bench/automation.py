@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import tempfile
 import time
 import uuid
@@ -29,7 +30,7 @@ from techhub_lake.catalog import load_catalog
 from techhub_lake.catalog.model import DEFAULT_CATALOG_PATH
 from techhub_lake.definitions import build_definitions
 from techhub_lake.resources import LakeStorage, SourceDatabase
-from techhub_lake.settings import AUTOMATION_INTERVAL_ENV
+from techhub_lake.settings import AUTOMATION_INTERVAL_ENV, EVENT_SWITCHES
 from techhub_lake.source.churn import churn_source
 from techhub_lake_tests.bench import bench_arguments, bench_source
 from techhub_lake_tests.dagster_services import (
@@ -107,6 +108,7 @@ def main() -> None:
             env = service_environment(home, url, DEFAULT_CATALOG_PATH, root / "lake", root / "state", storage)
             env[AUTOMATION_INTERVAL_ENV] = str(args.interval)
             (root / "state").mkdir()
+            os.environ.update(EVENT_SWITCHES)  # this process creates and executes the first load's runs
             instance = open_instance(home, storage)
             defs = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=str(root / "lake"))})
             started = time.perf_counter()

@@ -18,7 +18,6 @@ import time
 import dagster as dg
 
 from techhub_lake.automation.refresh import refresh_lake
-from techhub_lake.catalog import load_catalog
 from techhub_lake.lake.delta import read_delta
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.quality.checks import lake_paths
@@ -36,14 +35,14 @@ from techhub_lake_tests.bench import (
     reset_peak_rss,
     silver_lake,
 )
+from techhub_lake_tests.helpers import packaged_lake_tables
 
 
 def verify_every_contract(root: str, url: str) -> None:
     """Verify each contract alone against the lake (or the source) and print its figures; run in a
     process of its own, so the peak RSS printed is verification's, not the load's. The reference
     reads come after every verification, so their memory never counts in a verification's peak."""
-    catalog = load_catalog()
-    contracts = [c for c in load_contracts(catalog) if c.target.asset_key != DQ_REPORT_KEY]
+    contracts = [c for c in load_contracts(packaged_lake_tables()) if c.target.asset_key != DQ_REPORT_KEY]
     paths, variables, lake = lake_paths(contracts), contract_variables(None), LakeFiles(root)
     resettable = reset_peak_rss()
     measured = []  # (contract, seconds, peak MB)

@@ -12,6 +12,7 @@ import yaml
 from techhub_lake.catalog import load_catalog
 from techhub_lake.quality.contracts import CONTRACTS_DIR, ContractError, load_contracts
 from techhub_lake.quality.targets import lake_targets
+from techhub_lake_tests.helpers import packaged_lake_tables
 
 CATALOG = load_catalog()
 
@@ -27,10 +28,10 @@ def by_table(contracts) -> dict:
 
 
 def test_every_silver_and_gold_asset_has_a_contract_with_key_and_row_checks(lake_defs):
-    contracts = by_table(load_contracts(CATALOG))
+    contracts = by_table(load_contracts(packaged_lake_tables()))
     lake_assets = {spec.key for spec in lake_defs.resolve_all_asset_specs() if spec.group_name in ("silver", "gold")}
-    assert {t.asset_key for t in lake_targets(CATALOG)} == lake_assets
-    for target in lake_targets(CATALOG):
+    assert {t.asset_key for t in lake_targets(packaged_lake_tables())} == lake_assets
+    for target in lake_targets(packaged_lake_tables()):
         names = {c.name for c in contracts[target.sql_name].checks}
         assert "has_rows" in names, target.sql_name
         assert {f"{k}_present" for k in target.key} <= names, target.sql_name
@@ -38,7 +39,7 @@ def test_every_silver_and_gold_asset_has_a_contract_with_key_and_row_checks(lake
 
 
 def test_the_seed_rules_are_on_the_source_with_their_levels():
-    source = by_table(load_contracts(CATALOG))
+    source = by_table(load_contracts(packaged_lake_tables()))
     levels = {(t, c.name): c.level for t in ("source.account_user", "source.account_company", "source.core_vacancy",
                                              "source.service_servicerequest") for c in source[t].checks}
     assert levels[("source.account_user", "email_present_when_active")] == "warn"
@@ -51,7 +52,7 @@ def test_the_seed_rules_are_on_the_source_with_their_levels():
 
 
 def test_dimensions_get_the_scd2_invariants_and_facts_their_foreign_keys():
-    contracts = by_table(load_contracts(CATALOG))
+    contracts = by_table(load_contracts(packaged_lake_tables()))
     for dim in ("dim_user", "dim_company", "dim_service"):
         names = {c.name for c in contracts[f"silver.{dim}"].checks}
         assert {"one_current_version", "no_overlapping_validity", "current_is_open", "validity_forward"} <= names
@@ -65,7 +66,7 @@ def test_a_file_check_replaces_the_generated_one_of_the_same_name(contracts_dir)
     path.write_text(yaml.safe_dump({"checks": [
         {"row_count": {"qualifier": "has_rows", "name": "At least 3 cities",
                        "threshold": {"must_be_greater_than_or_equal": 3}}}]}))
-    city = by_table(load_contracts(CATALOG, contracts_dir))["silver.core_city"]
+    city = by_table(load_contracts(packaged_lake_tables(), contracts_dir))["silver.core_city"]
     assert [c for c in city.checks if c.name == "has_rows"] == [city.check("has_rows")]
     assert city.check("has_rows").level == "error" and city.check("has_rows").description == "At least 3 cities"
 
@@ -85,7 +86,7 @@ def test_a_file_check_replaces_the_generated_one_of_the_same_name(contracts_dir)
 def test_a_bad_contract_file_fails_with_one_line_naming_it(contracts_dir, name, text, message):
     (contracts_dir / name).write_text(text)
     with pytest.raises(ContractError) as raised:
-        load_contracts(CATALOG, contracts_dir)
+        load_contracts(packaged_lake_tables(), contracts_dir)
     assert message in str(raised.value)
     assert str(contracts_dir / name) in str(raised.value)
     assert "\n" not in str(raised.value)

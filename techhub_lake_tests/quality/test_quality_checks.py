@@ -38,12 +38,12 @@ from techhub_lake.quality.verify import (
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.source.generator import init_source
 from techhub_lake_tests.conftest import query
-from techhub_lake_tests.helpers import check_evaluations, load_bronze, load_silver
+from techhub_lake_tests.helpers import check_evaluations, load_bronze, load_silver, packaged_lake_tables
 
 pytestmark = pytest.mark.slow  # an end-to-end run of the lake: the full suite, not the fast tier
 
 CATALOG = load_catalog()
-CONTRACTS = {c.target.sql_name: c for c in load_contracts(CATALOG)}
+CONTRACTS = {c.target.sql_name: c for c in load_contracts(packaged_lake_tables())}
 PATHS = lake_paths(list(CONTRACTS.values()))
 VARIABLES = contract_variables(None)
 # everything Dagster builds from silver current state: child tables, dimensions, fact, techpark, gold
@@ -143,7 +143,7 @@ def test_the_source_is_read_in_a_read_only_transaction(quality_lake, tmp_path):
     (contracts / "source" / "core_vacancy.yaml").write_text(
         "columns:\n  - name: id\nchecks:\n  - failed_rows:\n      qualifier: writes\n"
         "      query: SELECT * FROM public.core_vacancy WHERE id = nextval('public.core_vacancy_id_seq')\n")
-    writer = next(c for c in load_contracts(CATALOG, contracts) if c.target.sql_name == "source.core_vacancy")
+    writer = next(c for c in load_contracts(packaged_lake_tables(), contracts) if c.target.sql_name == "source.core_vacancy")
     before = query(url, "SELECT last_value FROM core_vacancy_id_seq")
     measured = verify_source_contract(writer, url, 60_000, VARIABLES)
     assert [m.outcome for m in measured] == ["not_evaluated"]

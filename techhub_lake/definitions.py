@@ -40,7 +40,8 @@ def run_executor() -> dg.ExecutorDefinition | None:
 def build_definitions(catalog: Catalog, resources: dict | None = None) -> dg.Definitions:
     """The whole graph for a catalog: every layer's assets and checks, automated, with a set of
     resources (the environment's where not given)."""
-    layers = dg.Definitions.merge(bronze_definitions(catalog), silver_definitions(catalog), gold_definitions(catalog))
+    silver = silver_definitions(catalog)
+    layers = dg.Definitions.merge(bronze_definitions(catalog), silver, gold_definitions(catalog, silver))
     layers = dg.Definitions.merge(layers, quality_definitions(catalog, layers))
     return dg.Definitions.merge(
         automated(layers, catalog),

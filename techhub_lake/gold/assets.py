@@ -2,6 +2,8 @@
 the lake tables its query reads (silver, or for the quality mart a mart), so the graph shows where
 every number comes from."""
 
+from collections.abc import Iterable
+
 import dagster as dg
 import polars as pl
 
@@ -20,15 +22,15 @@ from techhub_lake.gold.store import (
     content_digest,
     gold_key,
     gold_path,
+    input_tables,
     mart_content,
     read_inputs,
-    resolve_input,
     write_mart,
 )
 from techhub_lake.gold.techpark import DQ_METRICS, TECHPARK_MARTS
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.metadata import column_schema, markdown_table
-from techhub_lake.registry import lake_table_metadata, refreshed_by_metadata
+from techhub_lake.registry import LakeTable, lake_table_metadata, refreshed_by_metadata
 from techhub_lake.resources import LakeStorage
 from techhub_lake.resources.masking import BinMask
 
@@ -66,12 +68,12 @@ def _input_rows(silver: dict[str, pl.LazyFrame]) -> dict[str, int]:
     return {name: frame.select(pl.len()).collect().item() for name, frame in silver.items()}
 
 
-def _spec(spec: MartSpec, catalog: Catalog) -> dg.AssetSpec:
+def _spec(spec: MartSpec, catalog: Catalog, inputs: dict[str, LakeTable]) -> dg.AssetSpec:
     lineage = {FINGERPRINT: "Lineage: which request versions the month was computed from"} if spec.monthly else {}
     documented = spec.columns | lineage
     return dg.AssetSpec(
         key=mart_key(spec),
-        deps=[resolve_input(name, catalog)[0] for name in spec.inputs],
+        deps=[inputs[name].key for name in spec.inputs],
         group_name=GOLD_GROUP,
         description=spec.description,
         kinds={"delta", "polars"},
@@ -85,13 +87,13 @@ def _spec(spec: MartSpec, catalog: Catalog) -> dg.AssetSpec:
     )
 
 
-def build_mart_asset(spec: MartSpec, catalog: Catalog) -> dg.AssetsDefinition:
+def build_mart_asset(spec: MartSpec, catalog: Catalog, inputs: dict[str, LakeTable]) -> dg.AssetsDefinition:
     """A whole mart, recomputed from its silver inputs and replaced in one commit."""
 
-    @dg.multi_asset(name=f"gold_{spec.domain}_{spec.name}", specs=[_spec(spec, catalog)])
+    @dg.multi_asset(name=f"gold_{spec.domain}_{spec.name}", specs=[_spec(spec, catalog, inputs)])
     def _mart(context: dg.AssetExecutionContext, lake: LakeStorage, bin_mask: BinMask) -> dg.MaterializeResult:
         files = lake.files()
-        silver = read_inputs(files, catalog, spec.inputs)
+        silver = read_inputs(files, inputs, spec.inputs)
         rows = spec.build(silver, bin_mask.from_year) if spec.needs_mask_year else spec.build(silver)
         if spec.masked:
             column, year = spec.masked
@@ -104,17 +106,17 @@ def build_mart_asset(spec: MartSpec, catalog: Catalog) -> dg.AssetsDefinition:
     return _mart
 
 
-def build_funnel_asset(spec: MartSpec, catalog: Catalog) -> dg.AssetsDefinition:
+def build_funnel_asset(spec: MartSpec, catalog: Catalog, inputs: dict[str, LakeTable]) -> dg.AssetsDefinition:
     """The funnel: a run over a range of months replaces exactly those months' rows."""
     partitions_def = monthly_partitions(catalog)
     timezone = catalog.defaults.timezone
 
-    @dg.multi_asset(name=f"gold_{spec.domain}_{spec.name}", specs=[_spec(spec, catalog)], partitions_def=partitions_def,
+    @dg.multi_asset(name=f"gold_{spec.domain}_{spec.name}", specs=[_spec(spec, catalog, inputs)], partitions_def=partitions_def,
                     backfill_policy=dg.BackfillPolicy.single_run())
     def _funnel(context: dg.AssetExecutionContext, lake: LakeStorage) -> dg.MaterializeResult:
         files = lake.files()
         first, end = owned_months(partitions_def, context.partition_time_window)
-        silver = read_inputs(files, catalog, spec.inputs)
+        silver = read_inputs(files, inputs, spec.inputs)
         inside = month_filter(first, end)
         fingerprints = month_fingerprints(silver["service_servicerequest"], silver["service_service"], timezone)
         rows = (spec.build(silver).filter(inside).join(fingerprints.filter(inside), on="month", how="left")
@@ -133,8 +135,15 @@ def build_funnel_asset(spec: MartSpec, catalog: Catalog) -> dg.AssetsDefinition:
     return _funnel
 
 
-def build_gold_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
-    """The five marts of the data-lake plan, and the techpark reporting plan's six techpark marts with their quality mart."""
-    specs = [*mart_specs(catalog.defaults.timezone), *TECHPARK_MARTS, DQ_METRICS]
-    return [build_funnel_asset(spec, catalog) if spec.monthly else build_mart_asset(spec, catalog) for spec in specs]
+def gold_mart_specs(catalog: Catalog) -> list[MartSpec]:
+    """Every mart: the five core marts of the data-lake plan, the techpark reporting plan's six
+    marts and their quality mart."""
+    return [*mart_specs(catalog.defaults.timezone), *TECHPARK_MARTS, DQ_METRICS]
 
+
+def build_gold_assets(catalog: Catalog, silver: Iterable[LakeTable]) -> list[dg.AssetsDefinition]:
+    """An asset per mart, reading the ``silver`` tables (the registry's) its spec names."""
+    specs = gold_mart_specs(catalog)
+    inputs = input_tables(silver, specs)
+    return [build_funnel_asset(spec, catalog, inputs) if spec.monthly else build_mart_asset(spec, catalog, inputs)
+            for spec in specs]

@@ -5,24 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Iterable
 
 import dagster as dg
 import polars as pl
 from deltalake import CommitProperties
 
-from techhub_lake.catalog import Catalog
 from techhub_lake.faults import fault_point
 from techhub_lake.gold.marts import MartSpec
 from techhub_lake.lake.delta import open_delta, scan_delta, write_delta
 from techhub_lake.lake.storage import LakeFiles
-from techhub_lake.silver.assets import silver_key
-from techhub_lake.silver.current_state import silver_table_path
-from techhub_lake.silver.techpark_assets import (
-    PARTICIPANTS,
-    PARTICIPANTS_PATH,
-    REPORT_V2,
-    REPORT_V2_PATH,
-)
+from techhub_lake.registry import LakeTable
 
 
 def gold_path(name: str, domain: str = "techhub") -> str:
@@ -35,30 +28,26 @@ def gold_key(name: str, domain: str = "techhub") -> dg.AssetKey:
     return dg.AssetKey(["gold", domain, name])
 
 
-# Lake tables a mart may read besides the catalog tables' current state: name -> (asset, path).
-DERIVED_INPUTS: dict[str, tuple[dg.AssetKey, str]] = {
-    "service_report_v2": (REPORT_V2, REPORT_V2_PATH),
-    "techpark_participants": (PARTICIPANTS, PARTICIPANTS_PATH),
-    "techpark/general_indicators": (gold_key("general_indicators", "techpark"), gold_path("general_indicators", "techpark")),
-}
+def input_tables(tables: Iterable[LakeTable], marts: Iterable[MartSpec]) -> dict[str, LakeTable]:
+    """What a mart may read, by the name its spec uses: every silver table of ``tables`` (the
+    registry's, read from the silver layer's specs) by its name, and each of ``marts`` as
+    ``<domain>/<name>``."""
+    found = {t.name: t for t in tables if t.layer == "silver"}
+    for mart in marts:
+        path = gold_path(mart.name, mart.domain)
+        found[f"{mart.domain}/{mart.name}"] = LakeTable(gold_key(mart.name, mart.domain), "gold", mart.name, path, {})
+    return found
 
 
-def resolve_input(name: str, catalog: Catalog) -> tuple[dg.AssetKey, str]:
-    """The asset and lake path of a mart input: a derived table, else a catalog table's current state."""
-    if name in DERIVED_INPUTS:
-        return DERIVED_INPUTS[name]
-    table = catalog.table(name)
-    return silver_key(table), silver_table_path(table)
-
-
-def read_inputs(lake: LakeFiles, catalog: Catalog, tables: tuple[str, ...]) -> dict[str, pl.LazyFrame]:
-    """Each table a mart reads, lazily; fails naming the first that has not been materialized."""
+def read_inputs(lake: LakeFiles, inputs: dict[str, LakeTable], names: tuple[str, ...]) -> dict[str, pl.LazyFrame]:
+    """Each table a mart reads (``names``, resolved by ``input_tables``), lazily; fails naming the
+    first that has not been materialized."""
     frames = {}
-    for name in tables:
-        key, path = resolve_input(name, catalog)
-        frame = scan_delta(lake, path)
+    for name in names:
+        table = inputs[name]
+        frame = scan_delta(lake, table.path)
         if frame is None:
-            raise dg.Failure(f"{lake.uri(path)} does not exist yet: materialize {key.to_user_string()} first",
+            raise dg.Failure(f"{lake.uri(table.path)} does not exist yet: materialize {table.key.to_user_string()} first",
                              allow_retries=False)
         frames[name] = frame
     return frames

@@ -162,17 +162,20 @@ def test_techpark_bins_are_masked_from_2021_and_certificates_fall_back_level_by_
 
 def test_the_quality_figures_follow_the_configured_mask_year(gold_lake):
     """dq_metrics measures masking against the BIN mask's configured first year, not a fixed 2021."""
-    from techhub_lake.gold.store import read_inputs
+    from techhub_lake.gold.assets import gold_mart_specs
+    from techhub_lake.gold.store import input_tables, read_inputs
     from techhub_lake.gold.techpark import dq_metrics
     from techhub_lake.resources import BinMask
+    from techhub_lake_tests.helpers import packaged_lake_tables
 
     _, _, lake, _, _ = gold_lake
     indicators = SPECS["general_indicators"]
-    silver = read_inputs(lake, CATALOG, tuple(n for n in DQ_METRICS.inputs if n != "techpark/general_indicators"))
+    inputs = input_tables(packaged_lake_tables(), gold_mart_specs(CATALOG))
+    silver = read_inputs(lake, inputs, tuple(n for n in DQ_METRICS.inputs if n != "techpark/general_indicators"))
     column, year = indicators.masked
 
     def figures(published_from: int, measured_from: int) -> dict[str, float]:
-        published = indicators.build(read_inputs(lake, CATALOG, indicators.inputs)).with_columns(
+        published = indicators.build(read_inputs(lake, inputs, indicators.inputs)).with_columns(
             BinMask(from_year=published_from).apply(pl.col(column), pl.col(year)).alias(column))
         frames = silver | {"techpark/general_indicators": published}
         return dict(dq_metrics(frames, measured_from).collect().select("metric", "value").iter_rows())

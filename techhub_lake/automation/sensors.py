@@ -34,6 +34,7 @@ from techhub_lake.gold.funnel import (
     monthly_partitions,
 )
 from techhub_lake.lake.delta import scan_delta, write_delta
+from techhub_lake.messages import first_line
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.silver.current_state import silver_table_path
 from techhub_lake.source.connection import SourceUnavailable
@@ -72,8 +73,8 @@ def build_source_change_sensor(catalog: Catalog) -> dg.SensorDefinition:
         except SourceUnavailable as exc:
             raise dg.Failure(f"source-change sensor: {exc}") from None
         except Exception as exc:  # a timeout or a lost connection: one line naming what failed
-            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise dg.Failure(f"source-change sensor: reading table activity failed: {first_line}") from None
+            first = first_line(exc)
+            raise dg.Failure(f"source-change sensor: reading table activity failed: {first}") from None
         if not previous:  # the first tick has nothing to compare with: it records where the source is
             return dg.SensorResult(cursor=encode_cursor(now), skip_reason=(
                 f"first tick: recorded the activity of {len(now)} tables; changes from now on start runs "
@@ -177,7 +178,7 @@ def run_failure_sensor(context: dg.RunFailureSensorContext, lake: LakeStorage) -
     error = (root_cause(steps[0].step_failure_data.error) if steps and steps[0].step_failure_data.error
              else context.failure_event.message or "run failed")
     run = context.dagster_run
-    record = failure_record(run, planned_assets(context.instance, run), error.strip().splitlines()[0][:1000], step,
+    record = failure_record(run, planned_assets(context.instance, run), first_line(error)[:1000], step,
                             dt.datetime.now(dt.UTC))
     files = lake.files()
     write_delta(files, RUN_FAILURES, pa.Table.from_pylist([record], schema=RUN_FAILURE_SCHEMA), "append")

@@ -28,13 +28,13 @@ from techhub_lake.catalog import Catalog, CatalogError, CatalogTable
 from techhub_lake.faults import fault_point
 from techhub_lake.lake.layout import EXTRACTION_LOGS, SCHEMA_VERSIONS, bronze_table_dir
 from techhub_lake.lake.storage import LakeFiles
+from techhub_lake.messages import first_line
 from techhub_lake.metadata import column_schema, markdown_table
 from techhub_lake.processes import stop_fails_the_step
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.source.connection import SourceRefused
+from techhub_lake.source.policy import SOURCE_POOL, SOURCE_RETRY
 
-SOURCE_POOL = "techhub_source"
-SOURCE_RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 PREVIEW_CHARS = 40
 
 
@@ -142,7 +142,7 @@ def extract_and_record(url: str, lake: LakeFiles, table: CatalogTable, catalog: 
             log(f"extracting {table.name}: snapshot of {snapshot_day}")
             extraction = extract_snapshot(url, lake, table, snapshot_day, **options)
     except Exception as exc:
-        record |= {"finished_at": dt.datetime.now(dt.UTC), "error": str(exc).splitlines()[0] if str(exc) else repr(exc)}
+        record |= {"finished_at": dt.datetime.now(dt.UTC), "error": first_line(exc)}
         try:
             append_extraction_log(lake, record)
         except Exception as log_exc:  # the lake may be what failed; the run's own error matters more

@@ -1,14 +1,12 @@
 """Extraction of one source table into bronze Parquet: streamed, atomic, bounded in memory.
 
+The source is read through ``techhub_lake.source.reads``; this module turns its stream into day files.
+
 A window of daily partitions is read with one query (``watermark >= start AND watermark < end
 ORDER BY watermark, key``) in one read-only REPEATABLE READ snapshot, and streamed as Arrow record
 batches straight into one Parquet file per day: since rows arrive in watermark order, only one
 file is open at a time and memory stays at a few batches whatever the table's size. A full-load
 table is read in key order into one snapshot file for the run day.
-
-Driver: ADBC's PostgreSQL driver (binary COPY into Arrow batches), chosen by measurement over
-psycopg2 COPY + parsing and SQLAlchemy cursors; ``techhub_lake_tests.bench.extract`` prints the
-figures against a raw binary COPY of the same table.
 """
 
 from __future__ import annotations
@@ -21,43 +19,24 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from urllib.parse import quote
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from sqlalchemy.engine import make_url
 
-from techhub_lake.bronze.arrow_types import (
-    COLUMNS_QUERY,
-    SourceColumn,
-    bronze_schema,
-    dictionary_columns,
-    normalize_batch,
-)
-from techhub_lake.catalog import CatalogError, CatalogTable, Strategy
+from techhub_lake.catalog import CatalogTable
 from techhub_lake.faults import fault_point
 from techhub_lake.lake.layout import bronze_file, bronze_table_dir
 from techhub_lake.lake.maintenance import remove_debris
 from techhub_lake.lake.storage import LakeFiles
-from techhub_lake.source.connection import (
-    SourceRefused,
-    SourceUnavailable,
-    connection_error,
-    is_permanent_sqlstate,
-    libpq_url,
-    remedy_for,
-)
+from techhub_lake.source.arrow_types import SourceColumn, normalize_batch
+from techhub_lake.source.reads import arrow_snapshot, read_plan, stream_query
 
 PARQUET_COMPRESSION = "snappy"  # the data-lake plan: bronze is Parquet (snappy); measured cheapest per small daily file
 ROW_GROUP_BYTES = 64 * 1024 * 1024
 BATCH_SIZE_HINT_BYTES = 16 * 1024 * 1024
 PREVIEW_ROWS = 5
-# Incremental tables carry each row's md5 as PostgreSQL computes it (of the row's text, alias t), so
-# a later reconciliation can find rows changed without moving the watermark by comparing hashes only.
-SOURCE_MD5 = "_source_md5"
-ROW_MD5_SQL = "md5(t::text)"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 BatchHook = Callable[[int, int], None]  # (batches read so far, rows read so far)
@@ -105,80 +84,6 @@ class Extraction:
     @property
     def seconds(self) -> float:
         return ((self.finished_at or self.started_at) - self.started_at).total_seconds()
-
-
-def _adbc_uri(url: str, application_name: str, statement_timeout_ms: int | None) -> str:
-    """The source URL with session settings that make every transaction read-only REPEATABLE READ."""
-    parsed = make_url(libpq_url(url))
-    options = "-c default_transaction_read_only=on -c default_transaction_isolation=repeatable\\ read"
-    if statement_timeout_ms:
-        options += f" -c statement_timeout={int(statement_timeout_ms)}"
-    query = dict(parsed.query) | {"application_name": application_name, "options": options, "connect_timeout": "10"}
-    parsed = parsed.set(query={})
-    base = parsed.render_as_string(hide_password=False)
-    if parsed.password == "":
-        base = base.replace(f"{parsed.username}:@", f"{parsed.username}@", 1)
-    return base + "?" + "&".join(f"{k}={quote(str(v), safe='')}" for k, v in query.items())
-
-
-@contextlib.contextmanager
-def arrow_snapshot(url: str, *, application_name: str, statement_timeout_ms: int | None) -> Iterator:
-    """An ADBC cursor in one read-only REPEATABLE READ transaction on the source."""
-    import adbc_driver_manager
-    import adbc_driver_postgresql.dbapi as adbc
-
-    try:
-        conn = adbc.connect(_adbc_uri(url, application_name, statement_timeout_ms))
-    except adbc_driver_manager.Error as exc:
-        raise connection_error(url, str(exc)) from None
-    try:
-        with conn.cursor() as cur:
-            yield cur
-        conn.rollback()
-    finally:
-        conn.close()
-
-
-def source_columns(cur, table: CatalogTable, catalog_path: str) -> list[SourceColumn]:
-    """The live columns of ``table``; a :class:`CatalogError` if it or a column the catalog names is missing."""
-    cur.execute(COLUMNS_QUERY.format(schema=table.source_schema, table=table.name))
-    columns = [SourceColumn(*row) for row in cur.fetchall()]
-    if not columns:
-        # information_schema hides tables the role may not read: tell "no permission" from "no table"
-        cur.execute(f"SELECT to_regclass('{table.qualified_name}') IS NOT NULL")
-        if cur.fetchone()[0]:
-            raise SourceRefused(f"no SELECT permission on source table {table.qualified_name}: "
-                                f"GRANT SELECT ON {table.qualified_name} TO the lake's role")
-        raise CatalogError(f"{catalog_path}: table '{table.name}': not found in the source (schema {table.source_schema})")
-    names = {c.name for c in columns}
-    for field_name, referenced in table.referenced_columns().items():
-        for name in referenced:
-            if name not in names:
-                raise CatalogError(
-                    f"{catalog_path}: table '{table.name}', field '{field_name}': column '{name}' is not in source "
-                    f"table {table.source_schema}.{table.name}"
-                )
-    return columns
-
-
-@dataclass(frozen=True)
-class _ReadPlan:
-    """What both kinds of extraction need before reading: live columns, bronze schema, select list."""
-
-    columns: list[SourceColumn]
-    schema: pa.Schema
-    select: str
-    dictionary: list[str]
-
-
-def _read_plan(cur, table: CatalogTable, catalog_path: str) -> _ReadPlan:
-    columns = source_columns(cur, table, catalog_path)
-    schema = bronze_schema(columns)
-    select = ", ".join(c.select_expression() for c in columns)
-    if table.strategy == Strategy.INCREMENTAL:  # the row's own hash, for the silver reconciliation
-        select += f", {ROW_MD5_SQL} AS {SOURCE_MD5}"
-        schema = schema.append(pa.field(SOURCE_MD5, pa.string()))
-    return _ReadPlan(columns, schema, select, dictionary_columns(columns))
 
 
 def _prefetch(batches: Iterable[pa.RecordBatch], cancel: Callable[[], None], depth: int = 2) -> Iterator[pa.RecordBatch]:
@@ -350,24 +255,6 @@ def _track(extraction: Extraction, batch: pa.RecordBatch, watermark: str | None)
                 setattr(extraction, attr, moment if current is None else pick(current, moment))
 
 
-def _stream(cur, query: str, batch_size_hint: int, table: CatalogTable) -> Iterator[pa.RecordBatch]:
-    """The query's record batches; a connection lost on the way is a one-line SourceUnavailable."""
-    import adbc_driver_manager
-
-    cur.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(batch_size_hint)})
-    try:
-        cur.execute(query)
-        yield from cur.fetch_record_batch()
-    except (OSError, adbc_driver_manager.Error) as exc:
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        sqlstate = getattr(exc, "sqlstate", None)
-        if is_permanent_sqlstate(sqlstate):  # the server refused the query: the same on every retry
-            remedy = remedy_for(first_line)
-            raise SourceRefused(f"the source refused the extraction of {table.name} (SQLSTATE {sqlstate}): "
-                                f"{first_line}" + (f"; {remedy}" if remedy else "")) from exc
-        raise SourceUnavailable(f"lost the source while extracting {table.name}: {first_line}") from exc
-
-
 def extract_days(
     url: str,
     lake: LakeFiles,
@@ -387,7 +274,7 @@ def extract_days(
     started = dt.datetime.now(dt.UTC)
     remove_debris(lake, bronze_table_dir(table))  # what a killed earlier write of this table left
     with arrow_snapshot(url, application_name=application_name, statement_timeout_ms=statement_timeout_ms) as cur:
-        plan = _read_plan(cur, table, catalog_path)
+        plan = read_plan(cur, table, catalog_path)
         columns, schema, select, dictionary = plan.columns, plan.schema, plan.select, plan.dictionary
         watermark = next(c for c in columns if c.name == table.watermark)
         naive = watermark.udt_name == "timestamp"
@@ -403,7 +290,7 @@ def extract_days(
         batches = 0
         encoders = _Encoders()
         try:
-            for raw in _prefetch(_stream(cur, query, batch_size_hint, table), cur.adbc_cancel):
+            for raw in _prefetch(stream_query(cur, query, batch_size_hint, table), cur.adbc_cancel):
                 batch = normalize_batch(raw, schema)
                 batches += 1
                 _track(extraction, batch, table.watermark)
@@ -461,7 +348,7 @@ def extract_snapshot(
     started = dt.datetime.now(dt.UTC)
     remove_debris(lake, bronze_table_dir(table))  # what a killed earlier write of this table left
     with arrow_snapshot(url, application_name=application_name, statement_timeout_ms=statement_timeout_ms) as cur:
-        plan = _read_plan(cur, table, catalog_path)
+        plan = read_plan(cur, table, catalog_path)
         schema = plan.schema
         order = ", ".join(f'"{k}"' for k in table.primary_key)
         query = f"SELECT {plan.select} FROM {table.qualified_name} AS t ORDER BY {order}"
@@ -469,7 +356,7 @@ def extract_snapshot(
         encoders = _Encoders(workers=1)
         target = _DayFile(lake, bronze_file(table, day), day, schema, plan.dictionary, encoders)
         try:
-            for count, raw in enumerate(_prefetch(_stream(cur, query, batch_size_hint, table), cur.adbc_cancel), start=1):
+            for count, raw in enumerate(_prefetch(stream_query(cur, query, batch_size_hint, table), cur.adbc_cancel), start=1):
                 batch = normalize_batch(raw, schema)
                 _track(extraction, batch, table.watermark if table.watermark in schema.names else None)
                 target.add(batch)
@@ -483,28 +370,3 @@ def extract_snapshot(
             raise
     extraction.finished_at = dt.datetime.now(dt.UTC)
     return extraction
-
-
-
-def read_rows_by_key(cur, table: CatalogTable, catalog_path: str, keys: list) -> pa.Table:
-    """The current rows of some keys (single-column keys), typed as bronze types them, with their md5:
-    what the reconciliation re-reads for rows whose hash changed."""
-    plan = _read_plan(cur, table, catalog_path)
-    (key,) = table.primary_key
-    batches = []
-    for start in range(0, len(keys), 10_000):
-        chunk = keys[start:start + 10_000]
-        listed = ", ".join(str(int(k)) for k in chunk) if all(isinstance(k, int) for k in chunk) else \
-            ", ".join("'" + str(k).replace("'", "''") + "'" for k in chunk)
-        cur.execute(f'SELECT {plan.select} FROM {table.qualified_name} AS t WHERE "{key}" IN ({listed})')
-        batches += [normalize_batch(b, plan.schema) for b in cur.fetch_record_batch()]
-    return pa.Table.from_batches(batches, schema=plan.schema)
-
-
-def source_row_hashes(cur, table: CatalogTable, *, hashes: bool = True) -> pa.Table:
-    """Every key of the table with the md5 of its row, computed in PostgreSQL: only hashes cross the
-    wire. Without ``hashes``, the keys alone (append-only rows never change: only missing keys matter)."""
-    (key,) = table.primary_key
-    hashed = f", {ROW_MD5_SQL} AS {SOURCE_MD5}" if hashes else ""
-    cur.execute(f'SELECT "{key}"{hashed} FROM {table.qualified_name} AS t')
-    return cur.fetch_arrow_table()

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from techhub_lake.bronze.arrow_types import SourceColumn, bronze_schema
 from techhub_lake.lake.delta import open_delta, write_delta
 from techhub_lake.lake.layout import EXTRACTION_LOGS, SCHEMA_VERSIONS
 from techhub_lake.lake.storage import LakeFiles
+from techhub_lake.source.arrow_types import SourceColumn, bronze_schema
 
 _TS = pa.timestamp("us", tz="UTC")
 

@@ -4,7 +4,6 @@ are blocking: when one fails, the assets downstream of its table do not run in t
 
 import dagster as dg
 
-from techhub_lake.bronze.assets import SOURCE_POOL
 from techhub_lake.quality.contracts import Contract
 from techhub_lake.quality.verify import (
     CheckMeasurement,
@@ -14,6 +13,7 @@ from techhub_lake.quality.verify import (
     verify_source_contract,
 )
 from techhub_lake.resources import BinMask, LakeStorage, SourceDatabase
+from techhub_lake.source.policy import SOURCE_POOL
 
 SEVERITY = {"error": dg.AssetCheckSeverity.ERROR, "warn": dg.AssetCheckSeverity.WARN}
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from techhub_lake.messages import first_line
 from techhub_lake.quality.targets import CheckedTable, lake_targets, source_targets
 from techhub_lake.registry import LakeTable
 from techhub_lake.silver.dimensions import IS_CURRENT, VALID_FROM, VALID_TO
@@ -140,7 +141,7 @@ def _read_file(path: Path) -> dict:
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0]
+        first = first_line(exc)
         raise ContractError(f"{path}: not valid YAML: {first}") from None
     unknown = set(doc) - {"columns", "checks", "filter"}
     if unknown:

@@ -13,11 +13,11 @@ import datetime as dt
 
 import dagster as dg
 
-from techhub_lake.bronze.assets import SOURCE_POOL
 from techhub_lake.bronze.specs import bronze_key
 from techhub_lake.catalog import Catalog, CatalogTable, Partitioning
 from techhub_lake.resources import SourceDatabase
 from techhub_lake.source.connection import read_only_snapshot
+from techhub_lake.source.policy import SOURCE_POOL
 
 COVERAGE_CHECK = "rows_outside_partitions"
 

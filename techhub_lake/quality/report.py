@@ -6,7 +6,6 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
-from techhub_lake.bronze.assets import SOURCE_POOL
 from techhub_lake.lake.delta import open_delta, write_delta
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.metadata import column_schema, markdown_table
@@ -25,6 +24,7 @@ from techhub_lake.quality.verify import (
 )
 from techhub_lake.registry import lake_table_metadata
 from techhub_lake.resources import BinMask, LakeStorage, SourceDatabase
+from techhub_lake.source.policy import SOURCE_POOL
 
 REPORT_SCHEMA = {
     "checked_at": pl.Datetime("us", "UTC"), "run_id": pl.String, "layer": pl.String, "table_name": pl.String,

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from techhub_lake.lake.delta import open_delta
 from techhub_lake.lake.storage import LakeFiles
+from techhub_lake.messages import first_line
 from techhub_lake.quality.contracts import Contract, ContractCheck, ContractError
 from techhub_lake.resources.masking import BinMask
 from techhub_lake.source.connection import (
@@ -74,7 +75,7 @@ def _measurements(contract: Contract, dataset: str, data_source, variables: dict
                                                       variables=variables)
     except ContractParserException as exc:
         raise ContractError(f"{source.file_path}: Soda cannot read the contract of {contract.target.sql_name}: "
-                            f"{str(exc).splitlines()[0]}") from None
+                            f"{first_line(exc)}") from None
     results = session.contract_verification_results
     errors = [e for r in results for e in r.get_errors()]
     by_name = {}

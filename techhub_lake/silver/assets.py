@@ -5,7 +5,6 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from techhub_lake.bronze.assets import SOURCE_POOL, SOURCE_RETRY
 from techhub_lake.bronze.specs import bronze_key
 from techhub_lake.catalog import Catalog, CatalogTable, Partitioning
 from techhub_lake.lake.delta import BrokenTable, open_delta, read_delta, write_delta
@@ -26,6 +25,7 @@ from techhub_lake.silver.reconcile import reconcile_current_state
 from techhub_lake.silver.schema_drift import SchemaDrift
 from techhub_lake.silver.transforms import quality_counts
 from techhub_lake.source.connection import SourceRefused
+from techhub_lake.source.policy import SOURCE_POOL, SOURCE_RETRY
 
 SILVER_GROUP = "silver"
 

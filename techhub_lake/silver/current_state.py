@@ -18,7 +18,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable
 
-from techhub_lake.bronze.extract import arrow_snapshot
 from techhub_lake.bronze.metadata_log import latest_bronze_schema
 from techhub_lake.catalog import CatalogTable, Partitioning
 from techhub_lake.faults import fault_point
@@ -34,6 +33,7 @@ from techhub_lake.silver.bronze_changes import (
 )
 from techhub_lake.silver.schema_drift import cast_to, type_changes
 from techhub_lake.silver.transforms import enrich, quality_counts
+from techhub_lake.source.reads import arrow_snapshot
 
 SILVER_ROOT = "silver/techhub"
 TOMBSTONES = f"{SILVER_ROOT}/_tombstones"

@@ -16,12 +16,6 @@ from dataclasses import dataclass
 import polars as pl
 import pyarrow as pa
 
-from techhub_lake.bronze.extract import (
-    SOURCE_MD5,
-    arrow_snapshot,
-    read_rows_by_key,
-    source_row_hashes,
-)
 from techhub_lake.catalog import CatalogTable, Strategy
 from techhub_lake.lake.delta import open_delta, write_delta
 from techhub_lake.lake.storage import LakeFiles
@@ -35,6 +29,12 @@ from techhub_lake.silver.current_state import (
     silver_table_path,
 )
 from techhub_lake.silver.transforms import enrich
+from techhub_lake.source.reads import (
+    SOURCE_MD5,
+    arrow_snapshot,
+    read_rows_by_key,
+    source_row_hashes,
+)
 
 RECONCILIATIONS = f"{SILVER_ROOT}/_reconciliations"
 RECONCILIATION_SCHEMA = pa.schema([("table", pa.string()), ("run_id", pa.string()), ("checked", pa.int64()),

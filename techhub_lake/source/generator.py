@@ -16,6 +16,7 @@ from importlib import resources
 import psycopg2
 import psycopg2.extensions
 
+from techhub_lake.messages import first_line
 from techhub_lake.source import corpus
 from techhub_lake.source.connection import connect, redact
 from techhub_lake.source.tables import (
@@ -185,8 +186,8 @@ def _run_fills(url: str, seed: int, counts: dict[str, int], progress: Progress, 
                     try:
                         cur.execute(fill.sql.format(lo=lo, hi=hi, **substitutions), params)
                     except psycopg2.Error as exc:
-                        first_line = (str(exc).strip().splitlines() or ["?"])[0]
-                        raise RuntimeError(f"filling {fill.name} rows {lo}..{hi} failed: {first_line}") from exc
+                        first = first_line(exc)
+                        raise RuntimeError(f"filling {fill.name} rows {lo}..{hi} failed: {first}") from exc
                     left = scheduler.done(fill)
                     with lock:
                         rows_done[fill.name] = rows_done.get(fill.name, 0) + (hi - lo + 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import psycopg2
 from psycopg2 import sql
 
+from techhub_lake.messages import first_line
 from techhub_lake.settings import READER_PASSWORD_ENV
 from techhub_lake.source.connection import connect
 
@@ -36,6 +37,6 @@ def ensure_read_only_role(url: str, name: str, password: str, schema: str = "pub
             ):
                 cur.execute(sql.SQL(statement).format(database=database, schema=target, role=role))
     except psycopg2.Error as exc:
-        raise ValueError(f"could not set up the read-only role '{name}': {str(exc).strip().splitlines()[0]}") from None
+        raise ValueError(f"could not set up the read-only role '{name}': {first_line(exc)}") from None
     finally:
         conn.close()

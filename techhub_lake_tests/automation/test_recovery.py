@@ -18,10 +18,10 @@ import pytest
 
 from techhub_lake.automation.recovery import dead_runs_sensor, pool_state
 from techhub_lake.automation.refresh import refresh_lake
-from techhub_lake.bronze.assets import SOURCE_POOL
 from techhub_lake.definitions import build_definitions
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.source.generator import init_source
+from techhub_lake.source.policy import SOURCE_POOL
 from techhub_lake_tests.conftest import catalog_starting
 from techhub_lake_tests.dagster_services import (
     dagster_home,

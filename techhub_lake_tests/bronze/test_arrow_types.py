@@ -12,10 +12,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from techhub_lake.bronze.arrow_types import SourceColumn
 from techhub_lake.bronze.extract import extract_snapshot
 from techhub_lake.catalog.model import CatalogTable, Partitioning, Strategy
 from techhub_lake.lake.storage import LakeFiles
+from techhub_lake.source.arrow_types import SourceColumn
 
 
 @pytest.mark.parametrize(

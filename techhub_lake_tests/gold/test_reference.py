@@ -21,7 +21,6 @@ import pytest
 from techhub_lake.automation.instance import postgres_storage_config
 from techhub_lake.automation.refresh import refresh_lake
 from techhub_lake.automation.sensors import build_funnel_sensor
-from techhub_lake.bronze.extract import arrow_snapshot
 from techhub_lake.catalog import load_catalog
 from techhub_lake.definitions import build_definitions
 from techhub_lake.gold.funnel import monthly_partitions, partition_of
@@ -33,6 +32,7 @@ from techhub_lake.quality.targets import DQ_REPORT_KEY
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.source.churn import churn_source
 from techhub_lake.source.generator import init_source
+from techhub_lake.source.reads import arrow_snapshot
 from techhub_lake_tests.conftest import query
 from techhub_lake_tests.gold.reference import REFERENCE_SQL, TIMEZONE
 from techhub_lake_tests.gold.techpark_reference import MALFORMED_SQL, TECHPARK_SQL

@@ -22,7 +22,6 @@ import pyarrow.parquet as pq
 
 from techhub_lake.automation.recovery import pool_state
 from techhub_lake.automation.refresh import refresh_lake
-from techhub_lake.bronze.assets import SOURCE_POOL
 from techhub_lake.catalog import Catalog
 from techhub_lake.definitions import build_definitions
 from techhub_lake.lake.delta import open_delta, read_delta
@@ -31,6 +30,7 @@ from techhub_lake.lake.storage import TEMPORARY_MARK, LakeFiles
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.settings import FAULT_ENV
 from techhub_lake.silver.current_state import silver_table_path
+from techhub_lake.source.policy import SOURCE_POOL
 from techhub_lake_tests.dagster_services import free_port
 from techhub_lake_tests.silver.test_current_state import differing_keys, source_rows
 

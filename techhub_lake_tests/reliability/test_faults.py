@@ -25,7 +25,6 @@ import psycopg2
 import pytest
 
 from techhub_lake.automation.recovery import pool_state
-from techhub_lake.bronze.assets import SOURCE_POOL
 from techhub_lake.catalog import load_catalog
 from techhub_lake.gold.store import mart_content
 from techhub_lake.lake.delta import read_delta
@@ -36,6 +35,7 @@ from techhub_lake.resources import LakeStorage
 from techhub_lake.silver.current_state import silver_table_path
 from techhub_lake.source.churn import churn_source
 from techhub_lake.source.generator import init_source
+from techhub_lake.source.policy import SOURCE_POOL
 from techhub_lake_tests.dagster_services import dagster_home, open_instance, service_environment
 from techhub_lake_tests.gold.test_reference import SPECS, reference
 from techhub_lake_tests.helpers import frame_differences

@@ -14,7 +14,6 @@ import pytest
 
 from techhub_lake.automation.rebuild import rebuild_asset
 from techhub_lake.automation.refresh import RefreshFailed
-from techhub_lake.bronze.extract import SOURCE_MD5
 from techhub_lake.catalog import load_catalog
 from techhub_lake.definitions import build_definitions
 from techhub_lake.lake.storage import LakeFiles
@@ -24,6 +23,7 @@ from techhub_lake.silver.current_state import merge_current_state, silver_table_
 from techhub_lake.silver.reconcile import reconcile_current_state
 from techhub_lake.source.churn import churn_source
 from techhub_lake.source.generator import init_source
+from techhub_lake.source.reads import SOURCE_MD5
 from techhub_lake_tests.helpers import load_bronze
 from techhub_lake_tests.silver.test_current_state import differing_keys, silver_rows, source_rows
 

@@ -1,0 +1,12 @@
+"""One-line messages: every error the lake reports names what failed in one line."""
+
+from __future__ import annotations
+
+
+def first_line(error: BaseException | str) -> str:
+    """The first non-empty line of an error (its type's name when it says nothing): what a one-line
+    message quotes of a driver's or a library's multi-line error."""
+    text = str(error).strip()
+    if text:
+        return text.splitlines()[0]
+    return type(error).__name__ if isinstance(error, BaseException) else "?"

@@ -13,7 +13,7 @@ from deltalake import CommitProperties
 
 from techhub_lake.faults import fault_point
 from techhub_lake.gold.marts import MartSpec
-from techhub_lake.lake.delta import open_delta, scan_delta, write_delta
+from techhub_lake.lake.delta import open_delta, require_delta, scan_delta, write_delta
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.registry import LakeTable
 
@@ -45,11 +45,7 @@ def read_inputs(lake: LakeFiles, inputs: dict[str, LakeTable], names: tuple[str,
     frames = {}
     for name in names:
         table = inputs[name]
-        frame = scan_delta(lake, table.path)
-        if frame is None:
-            raise dg.Failure(f"{lake.uri(table.path)} does not exist yet: materialize {table.key.to_user_string()} first",
-                             allow_retries=False)
-        frames[name] = frame
+        frames[name] = pl.scan_delta(require_delta(lake, table.path, table.key))
     return frames
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dagster as dg
 import polars as pl
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
@@ -40,6 +41,20 @@ def open_delta(lake: LakeFiles, relative: str) -> DeltaTable | None:
         reason = reason if len(reason) <= 160 else reason[:160] + "…"
         raise BrokenTable(f"the lake table {lake.uri(relative)} cannot be read ({reason}); rebuild it from "
                           f"bronze: techhub-lake rebuild {relative}") from None
+
+
+def not_yet_materialized(lake: LakeFiles, relative: str, writer: str) -> str:
+    """The one-line message for an input table that does not exist yet, naming the asset that writes it."""
+    return f"{lake.uri(relative)} does not exist yet: materialize {writer} first"
+
+
+def require_delta(lake: LakeFiles, relative: str, writer: dg.AssetKey) -> DeltaTable:
+    """An input table an asset cannot do without; a ``dg.Failure`` (not retried: waiting does not
+    help) naming the asset ``writer`` to materialize first when it does not exist yet."""
+    delta = open_delta(lake, relative)
+    if delta is None:
+        raise dg.Failure(not_yet_materialized(lake, relative, writer.to_user_string()), allow_retries=False)
+    return delta
 
 
 def read_delta(lake: LakeFiles, relative: str) -> pl.DataFrame | None:

@@ -13,7 +13,7 @@ import duckdb
 import psycopg
 from sqlalchemy.engine import make_url
 
-from techhub_lake.lake.delta import open_delta
+from techhub_lake.lake.delta import not_yet_materialized, open_delta
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.messages import first_line
 from techhub_lake.quality.contracts import Contract, ContractCheck, ContractError
@@ -109,8 +109,7 @@ def lake_connection(contract: Contract, lake: LakeFiles, paths: dict[str, str]) 
             layer, name = sql_name.split(".")
             delta = open_delta(lake, paths[sql_name])
             if delta is None:
-                raise TableNotMaterialized(f"{lake.uri(paths[sql_name])} does not exist yet: materialize "
-                                           f"{_asset_of(contract, sql_name)} first")
+                raise TableNotMaterialized(not_yet_materialized(lake, paths[sql_name], _asset_of(contract, sql_name)))
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{layer}"')
             conn.register(f"__{layer}__{name}", delta.to_pyarrow_dataset())
             conn.execute(f'CREATE VIEW "{layer}"."{name}" AS SELECT * FROM "__{layer}__{name}"')

@@ -7,7 +7,7 @@ from pydantic import Field
 
 from techhub_lake.bronze.specs import bronze_key
 from techhub_lake.catalog import Catalog, CatalogTable, Partitioning
-from techhub_lake.lake.delta import BrokenTable, open_delta, read_delta, write_delta
+from techhub_lake.lake.delta import BrokenTable, read_delta, require_delta, write_delta
 from techhub_lake.metadata import column_schema
 from techhub_lake.processes import stop_fails_the_step
 from techhub_lake.registry import lake_table_metadata
@@ -163,10 +163,7 @@ def build_child_asset(child: ChildTable, catalog: Catalog) -> dg.AssetsDefinitio
     @dg.multi_asset(name=f"silver_{child.module}_{child.name}", specs=[spec])
     def _child(context: dg.AssetExecutionContext, lake: LakeStorage) -> dg.MaterializeResult:
         files = lake.files()
-        parent_table = open_delta(files, silver_table_path(parent))
-        if parent_table is None:
-            raise dg.Failure(f"{silver_table_path(parent)} does not exist yet: materialize "
-                             f"{silver_key(parent).to_user_string()} first", allow_retries=False)
+        parent_table = require_delta(files, silver_table_path(parent), silver_key(parent))
         parent_rows = pl.from_arrow(parent_table.to_pyarrow_table())
         if child.parent_key_column:
             derived = derive_changed(read_delta(files, relative), parent_rows, "id", child.parent_key_column, child.build)

@@ -3,10 +3,11 @@
 import datetime as dt
 
 import dagster as dg
+import polars as pl
 
 from techhub_lake.catalog import Catalog
 from techhub_lake.faults import fault_point
-from techhub_lake.lake.delta import read_delta, write_delta
+from techhub_lake.lake.delta import read_delta, require_delta, write_delta
 from techhub_lake.metadata import column_schema
 from techhub_lake.registry import lake_table_metadata
 from techhub_lake.resources import LakeStorage
@@ -39,10 +40,7 @@ def build_dimension_asset(spec: DimensionSpec, catalog: Catalog) -> dg.AssetsDef
     @dg.multi_asset(name=f"silver_dim_{spec.name}", specs=[asset_spec])
     def _dimension(context: dg.AssetExecutionContext, lake: LakeStorage) -> dg.MaterializeResult:
         files = lake.files()
-        current = read_delta(files, silver_table_path(source))
-        if current is None:
-            raise dg.Failure(f"{silver_table_path(source)} does not exist yet: materialize {silver_key(source).to_user_string()} first",
-                             allow_retries=False)
+        current = pl.from_arrow(require_delta(files, silver_table_path(source), silver_key(source)).to_pyarrow_table())
         dimension, counts = scd2_update(current, read_delta(files, dimension_path(spec)), spec, dt.datetime.now(dt.UTC))
         fault_point("silver.dimension")
         write_delta(files, dimension_path(spec), dimension, "overwrite", schema_mode="overwrite")

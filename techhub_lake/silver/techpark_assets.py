@@ -6,7 +6,7 @@ import dagster as dg
 import polars as pl
 
 from techhub_lake.catalog import Catalog
-from techhub_lake.lake.delta import read_delta, write_delta
+from techhub_lake.lake.delta import read_delta, require_delta, write_delta
 from techhub_lake.metadata import column_schema
 from techhub_lake.registry import lake_table_metadata
 from techhub_lake.resources import LakeStorage
@@ -24,11 +24,7 @@ PARTICIPANTS_PATH = f"{SILVER_ROOT}/service/techpark_participants"
 
 def _read(files, catalog: Catalog, name: str) -> pl.DataFrame:
     table = catalog.table(name)
-    frame = read_delta(files, silver_table_path(table))
-    if frame is None:
-        raise dg.Failure(f"{files.uri(silver_table_path(table))} does not exist yet: materialize "
-                         f"{silver_key(table).to_user_string()} first", allow_retries=False)
-    return frame
+    return pl.from_arrow(require_delta(files, silver_table_path(table), silver_key(table)).to_pyarrow_table())
 
 
 def build_report_v2_asset(catalog: Catalog) -> dg.AssetsDefinition:

@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import resources
 
 import psycopg2
 import psycopg2.extensions
@@ -24,6 +23,7 @@ from techhub_lake.source.tables import (
     TOP_SERVICES,
     TableFill,
     rows_at_scale,
+    sql_file,
 )
 
 Progress = Callable[[str], None]
@@ -49,11 +49,6 @@ class InitReport:
     @property
     def total_bytes(self) -> int:
         return sum(self.bytes.values())
-
-
-def sql_file(name: str) -> str:
-    """The text of one of the package's SQL files (``source/sql/<name>``)."""
-    return resources.files("techhub_lake.source").joinpath("sql").joinpath(name).read_text(encoding="utf-8")
 
 
 def word_lists() -> dict[str, list[str]]:

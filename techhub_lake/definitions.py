@@ -16,6 +16,7 @@ from techhub_lake.automation.definitions import automated
 from techhub_lake.bronze.definitions import bronze_definitions
 from techhub_lake.catalog import Catalog, load_catalog
 from techhub_lake.gold.definitions import gold_definitions
+from techhub_lake.messages import UserError
 from techhub_lake.quality.definitions import quality_definitions
 from techhub_lake.resources import build_resources
 from techhub_lake.silver.definitions import silver_definitions
@@ -29,11 +30,11 @@ def run_executor() -> dg.ExecutorDefinition | None:
     if chosen in ("", "multiprocess"):
         return None
     if chosen != "k8s":
-        raise ValueError(f"${settings.EXECUTOR_ENV}={chosen!r}: use multiprocess (the default) or k8s")
+        raise UserError(f"${settings.EXECUTOR_ENV}={chosen!r}: use multiprocess (the default) or k8s")
     try:
         from dagster_k8s import k8s_job_executor
     except ImportError:
-        raise ValueError(f"${settings.EXECUTOR_ENV}=k8s needs dagster-k8s: pip install 'techhub-lake[k8s]'") from None
+        raise UserError(f"${settings.EXECUTOR_ENV}=k8s needs dagster-k8s: pip install 'techhub-lake[k8s]'") from None
     return k8s_job_executor
 
 

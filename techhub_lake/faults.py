@@ -23,6 +23,7 @@ import threading
 import time
 from pathlib import Path
 
+from techhub_lake.messages import UserError
 from techhub_lake.settings import FAULT_ENV, fault
 
 _hits: dict[str, int] = {}
@@ -57,4 +58,4 @@ def fault_point(name: str) -> None:
         while marker.exists():
             time.sleep(0.05)
     else:
-        raise ValueError(f"${FAULT_ENV}={wanted!r}: the action must be kill, kill-after=<seconds> or pause=<file>")
+        raise UserError(f"${FAULT_ENV}={wanted!r}: the action must be kill, kill-after=<seconds> or pause=<file>")

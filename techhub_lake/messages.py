@@ -10,3 +10,8 @@ def first_line(error: BaseException | str) -> str:
     if text:
         return text.splitlines()[0]
     return type(error).__name__ if isinstance(error, BaseException) else "?"
+
+
+class UserError(ValueError):
+    """An error the user can fix (a setting, an argument, a file): the CLI shows its one line without
+    a traceback. Other exceptions, bugs included, keep theirs."""

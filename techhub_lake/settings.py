@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from techhub_lake.messages import UserError
+
 # The source and the lake
 SOURCE_URL_ENV = "TECHHUB_SOURCE_URL"  # the source database (default: the running embedded server)
 READER_PASSWORD_ENV = "TECHHUB_READER_PASSWORD"  # password of the read-only role `source init --reader` makes
@@ -73,7 +75,7 @@ def automation_interval_minutes() -> int:
     """How often at most a silver or gold asset is refreshed by automation (default 10 minutes)."""
     value = configured(AUTOMATION_INTERVAL_ENV) or "10"
     if not value.isdigit() or not 1 <= int(value) <= 59:
-        raise ValueError(f"${AUTOMATION_INTERVAL_ENV}={value!r}: give a whole number of minutes from 1 to 59")
+        raise UserError(f"${AUTOMATION_INTERVAL_ENV}={value!r}: give a whole number of minutes from 1 to 59")
     return int(value)
 
 

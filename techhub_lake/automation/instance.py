@@ -27,6 +27,7 @@ from pathlib import Path
 import dagster as dg
 
 from techhub_lake import settings
+from techhub_lake.messages import UserError
 from techhub_lake.settings import DAGSTER_HOME_ENV, DAGSTER_STORAGE_URL_ENV, STATE_DIR_ENV, state_dir
 
 DAGSTER_DATABASE = "dagster"
@@ -53,7 +54,7 @@ def psycopg2_url(url: str) -> str:
     SQLAlchemy 2.1 picks it for a bare ``postgresql://``, and Dagster's statements then fail."""
     scheme, sep, rest = url.partition("://")
     if not sep or scheme.split("+")[0] not in ("postgresql", "postgres"):
-        raise ValueError(f"${DAGSTER_STORAGE_URL_ENV} must be a postgresql:// URL, got scheme {scheme!r}")
+        raise UserError(f"${DAGSTER_STORAGE_URL_ENV} must be a postgresql:// URL, got scheme {scheme!r}")
     return f"postgresql+psycopg2://{rest}"
 
 

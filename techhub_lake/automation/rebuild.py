@@ -19,6 +19,7 @@ from techhub_lake.automation.instance import hold_storage_connections
 from techhub_lake.automation.interrupts import stop_requested, watch_stop_signals
 from techhub_lake.automation.recovery import fail_dead_runs
 from techhub_lake.automation.refresh import RefreshRun, execute_run, lake_files
+from techhub_lake.messages import UserError
 from techhub_lake.registry import TABLE_PATH_METADATA
 
 BRONZE_GROUP = "bronze"
@@ -33,7 +34,7 @@ def rebuild_target(defs: dg.Definitions, name: str) -> dg.AssetKey:
         node = graph.get(key)
         if key.to_user_string() == wanted or node.metadata.get(TABLE_PATH_METADATA) == wanted:
             return key
-    raise ValueError(f"rebuild {name!r}: no asset of this lake has that key or table path; "
+    raise UserError(f"rebuild {name!r}: no asset of this lake has that key or table path; "
                      "give an asset key as the UI shows it, e.g. silver/account/user or gold/techhub/dm_users")
 
 
@@ -55,7 +56,7 @@ def plan_rebuild(defs: dg.Definitions, key: dg.AssetKey, reextract: bool) -> lis
     if reextract:
         bronze = [p for p in sorted(node.parent_keys) if graph.get(p).group_name == BRONZE_GROUP]
         if not bronze:
-            raise ValueError(f"rebuild {key.to_user_string()} --reextract: it reads no bronze asset directly; "
+            raise UserError(f"rebuild {key.to_user_string()} --reextract: it reads no bronze asset directly; "
                              "rebuild the silver table it is built from with --reextract instead")
         runs += [RefreshRun((b,), _whole_range(defs.resolve_assets_def(b))) for b in bronze]
     return [*runs, RefreshRun((key,), _whole_range(defs.resolve_assets_def(key)))]

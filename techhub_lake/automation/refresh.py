@@ -30,6 +30,7 @@ from techhub_lake.bronze.specs import bronze_key
 from techhub_lake.catalog import Catalog
 from techhub_lake.gold.funnel import FUNNEL_SENSOR, contiguous_ranges, funnel_partitions_to_refresh
 from techhub_lake.lake.storage import LakeFiles
+from techhub_lake.messages import UserError
 from techhub_lake.registry import refreshed_by
 
 if TYPE_CHECKING:  # Dagster's asset graph type, for the annotation only
@@ -67,10 +68,10 @@ def selected_materializable_keys(defs: dg.Definitions, selection: str | None) ->
             keys = dg.AssetSelection.from_string(selection).resolve(graph) & keys
         except Exception as exc:  # Dagster's parser and resolver raise several kinds
             reason = _first_lines(str(exc))
-            raise ValueError(f"--select {selection!r} is not an asset selection this lake resolves ({reason}); "
+            raise UserError(f"--select {selection!r} is not an asset selection this lake resolves ({reason}); "
                              "e.g. key:bronze/core/city, group:silver, key:silver/*") from None
         if not keys:  # a typo must not look like a lake that is up to date
-            raise ValueError(f"--select {selection!r} matches no asset of this lake; the asset keys are as the UI "
+            raise UserError(f"--select {selection!r} matches no asset of this lake; the asset keys are as the UI "
                              "shows them, e.g. key:bronze/core/city, group:silver, key:silver/*")
     return [key for key in graph.toposorted_asset_keys if key in keys]
 

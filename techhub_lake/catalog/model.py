@@ -26,12 +26,14 @@ from pydantic import (
     model_validator,
 )
 
+from techhub_lake.messages import UserError
+
 IDENTIFIER = r"^[a-z_][a-z0-9_]*$"
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
-class CatalogError(ValueError):
+class CatalogError(UserError):
     """A catalog that cannot be used; the message names the file, the table and the field."""
 
 

@@ -8,7 +8,6 @@ import sys
 import click
 
 from techhub_lake.automation.errors import RefreshFailed
-from techhub_lake.catalog import CatalogError
 from techhub_lake.cli.lake_commands import (
     catalog_group,
     demo_command,
@@ -20,12 +19,13 @@ from techhub_lake.cli.lake_commands import (
 from techhub_lake.cli.quality_commands import quality_group
 from techhub_lake.cli.signals import install_stop_signals
 from techhub_lake.cli.source_commands import source_group
+from techhub_lake.messages import UserError
 from techhub_lake.resources.lake import LakeUnavailable
 from techhub_lake.source.connection import SourceUnavailable
 from techhub_lake.source.generator import SourceNotSynthetic
 
 # Errors a user can fix; shown as one line, without a traceback.
-USER_ERRORS = (CatalogError, SourceUnavailable, SourceNotSynthetic, LakeUnavailable, RefreshFailed, ValueError)
+USER_ERRORS = (UserError, SourceUnavailable, SourceNotSynthetic, LakeUnavailable, RefreshFailed)
 
 
 class _Group(click.Group):

@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 import pyarrow.fs as pafs
 
 from techhub_lake.faults import fault_point
+from techhub_lake.messages import UserError
 
 TEMPORARY_MARK = ".tmp-"
 
@@ -61,7 +62,7 @@ class LakeFiles:
         if scheme in ("s3", "s3a"):  # judged before the slashes are trimmed: "s3://" is no local folder
             parsed = urlparse(root.strip())
             if not parsed.netloc:
-                raise ValueError(f"lake root {root!r} has no bucket: set TECHHUB_LAKE_ROOT to s3://bucket[/prefix]")
+                raise UserError(f"lake root {root!r} has no bucket: set TECHHUB_LAKE_ROOT to s3://bucket[/prefix]")
             self.root = f"s3://{parsed.netloc}{parsed.path}".rstrip("/")
             self.base = f"{parsed.netloc}{parsed.path}".rstrip("/")
             endpoint = self._s3.endpoint_url
@@ -75,7 +76,7 @@ class LakeFiles:
                 allow_bucket_creation=False,
             )
         elif "://" in root and not root.startswith("file://"):
-            raise ValueError(f"lake root {root!r}: only a local directory or s3://bucket[/prefix] is supported "
+            raise UserError(f"lake root {root!r}: only a local directory or s3://bucket[/prefix] is supported "
                              "(set TECHHUB_LAKE_ROOT)")
         else:
             self.root = root.rstrip("/") or "/"

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from techhub_lake.messages import first_line
+from techhub_lake.messages import UserError, first_line
 from techhub_lake.quality.targets import CheckedTable, lake_targets, source_targets
 from techhub_lake.registry import LakeTable
 from techhub_lake.silver.dimensions import IS_CURRENT, VALID_FROM, VALID_TO
@@ -37,7 +37,7 @@ REFERENCE = re.compile(r"(?:\blake/|\b)(silver|gold)[./]([a-z0-9_]+)\b")
 VARIABLES = {"bin_mask_from_year": {"type": "number", "default": 2021}, "bin_mask_char": {"default": "*"}}
 
 
-class ContractError(ValueError):
+class ContractError(UserError):
     """A contract file that cannot be used; the message names the file and the check."""
 
 

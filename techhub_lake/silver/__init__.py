@@ -1,1 +1,1 @@
-"""The silver layer: current-state Delta tables of every source table (later: JSON unpacked, SCD2 dimensions)."""
+"""The silver layer: current-state Delta tables of every catalog table (deletes applied, JSON unpacked, multilingual texts split, values cleaned and flagged), child tables, SCD2 dimensions, the requests fact and the techpark reports."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import psycopg2
 import psycopg2.extensions
 
-from techhub_lake.messages import first_line
+from techhub_lake.messages import UserError, first_line
 from techhub_lake.source import corpus
 from techhub_lake.source.connection import connect, redact
 from techhub_lake.source.tables import (
@@ -222,7 +222,7 @@ def init_source(url: str, *, scale: float, seed: int, workers: int = 2, progress
     (:class:`SourceNotSynthetic`); a previous synthetic one is replaced.
     """
     if not 0 < scale <= 10:
-        raise ValueError(f"--scale must be in (0, 10], got {scale}")
+        raise UserError(f"--scale must be in (0, 10], got {scale}")
     progress = progress or (lambda _line: None)
     started = time.monotonic()
     counts = {fill.name: rows_at_scale(fill.name, scale) for fill in TABLE_FILLS}

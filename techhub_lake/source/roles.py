@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg2
 from psycopg2 import sql
 
-from techhub_lake.messages import first_line
+from techhub_lake.messages import UserError, first_line
 from techhub_lake.settings import READER_PASSWORD_ENV
 from techhub_lake.source.connection import connect
 
@@ -15,7 +15,7 @@ def ensure_read_only_role(url: str, name: str, password: str, schema: str = "pub
     ``url`` and SELECT every table of ``schema``, now and later, and write nothing. Run as the
     database's owner (the stand-in's superuser); idempotent."""
     if not password:
-        raise ValueError(f"the read-only role '{name}' needs a password: set ${READER_PASSWORD_ENV}")
+        raise UserError(f"the read-only role '{name}' needs a password: set ${READER_PASSWORD_ENV}")
     conn = connect(url, application_name="techhub-lake source roles", statement_timeout_ms=None)
     try:
         conn.autocommit = True
@@ -37,6 +37,6 @@ def ensure_read_only_role(url: str, name: str, password: str, schema: str = "pub
             ):
                 cur.execute(sql.SQL(statement).format(database=database, schema=target, role=role))
     except psycopg2.Error as exc:
-        raise ValueError(f"could not set up the read-only role '{name}': {first_line(exc)}") from None
+        raise UserError(f"could not set up the read-only role '{name}': {first_line(exc)}") from None
     finally:
         conn.close()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -46,12 +47,12 @@ ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.Dagste
 
 
 def wait_until_quiet(instance: dg.DagsterInstance, quiet_seconds: float, limit_seconds: float) -> float:
-    """Wait until no run is active and none has been created for ``quiet_seconds``; returns the
-    time waited (stops waiting after ``limit_seconds``)."""
-    started = time.monotonic()
+    """Wait until no run is active and none has been created for ``quiet_seconds`` (counted from
+    now at the earliest); returns the time waited (stops waiting after ``limit_seconds``)."""
+    started, since = time.monotonic(), time.time()
     while time.monotonic() - started < limit_seconds:
         records = instance.get_run_records(limit=1)
-        last_created = records[0].create_timestamp.timestamp() if records else 0.0
+        last_created = max(records[0].create_timestamp.timestamp() if records else 0.0, since)
         busy = instance.get_runs_count(dg.RunsFilter(statuses=ACTIVE))
         if not busy and time.time() - last_created >= quiet_seconds:
             break
@@ -124,12 +125,13 @@ def main() -> None:
                 committed = time.time()
                 print(f"committed one churn batch at {dt.datetime.now(dt.UTC):%H:%M:%S}: "
                       f"{sum(c.total for c in changed.values()):,} rows in {len(changed)} tables", flush=True)
-                time.sleep(30)
                 wait_until_quiet(instance, quiet_seconds=120 + 60 * args.interval, limit_seconds=60 * args.wait_minutes)
                 report(instance, committed, [k for k in defs.resolve_asset_graph().get_all_asset_keys()
                                              if k.path[0] == "gold"])
             instance.dispose()
-            print(f"daemon log: {root / 'daemon.log'} (removed with the scratch directory)")
+            kept = Path(tempfile.gettempdir()) / "bench-automation-daemon.log"
+            shutil.copy(root / "daemon.log", kept)
+            print(f"daemon log: {kept}")
     finally:
         server.stop()
 

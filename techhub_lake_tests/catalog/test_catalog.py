@@ -37,7 +37,7 @@ SEED_WATERMARKS = {
 }
 
 
-def test_packaged_catalog_has_every_seed_table_with_the_seed_strategy():
+def test_packaged_catalog_has_every_planned_table_with_its_planned_strategy():
     catalog = load_catalog()
     for strategy, tables in SEED_STRATEGIES.items():
         for name in tables:

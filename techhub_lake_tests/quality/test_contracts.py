@@ -38,7 +38,7 @@ def test_every_silver_and_gold_asset_has_a_contract_with_key_and_row_checks(lake
         assert (f"{target.key[0]}_unique" if len(target.key) == 1 else "key_unique") in names, target.sql_name
 
 
-def test_the_seed_rules_are_on_the_source_with_their_levels():
+def test_the_plans_source_rules_are_on_the_source_with_their_levels():
     source = by_table(load_contracts(packaged_lake_tables()))
     levels = {(t, c.name): c.level for t in ("source.account_user", "source.account_company", "source.core_vacancy",
                                              "source.service_servicerequest") for c in source[t].checks}

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import functools
 
+import dagster as dg
 import psycopg2
 
 from techhub_lake.registry import LakeTable, lake_tables
 from techhub_lake.source.introspection import single_column_keys
+
+
+def definitions_for(catalog, url: str, lake_root) -> dg.Definitions:
+    """The whole graph for ``catalog`` on the source at ``url`` and a local lake at ``lake_root``:
+    what most tests materialize and refresh."""
+    from techhub_lake.definitions import build_definitions
+    from techhub_lake.resources import LakeStorage, SourceDatabase
+
+    return build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=str(lake_root))})
 
 
 @functools.cache

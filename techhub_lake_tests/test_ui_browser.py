@@ -10,8 +10,6 @@ from pathlib import Path
 import pytest
 
 from techhub_lake.automation.refresh import refresh_lake
-from techhub_lake.definitions import build_definitions
-from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.source.generator import init_source
 from techhub_lake_tests.conftest import catalog_starting
 from techhub_lake_tests.dagster_services import (
@@ -25,6 +23,7 @@ from techhub_lake_tests.dagster_services import (
     wait_for_webserver,
     webserver_command,
 )
+from techhub_lake_tests.helpers import definitions_for
 
 pytestmark = pytest.mark.slow  # an end-to-end run of the lake: the full suite, not the fast tier
 
@@ -49,7 +48,7 @@ def webserver(new_database, tmp_path):
     home = dagster_home(tmp_path / "home", storage)
     lake = tmp_path / "lake"
     with open_instance(home, storage) as instance:
-        defs = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=str(lake))})
+        defs = definitions_for(catalog, url, lake)
         refresh_lake(None, lambda _: None, defs=defs, catalog=catalog, instance=instance)
     port = free_port()
     env = service_environment(home, url, catalog.path, lake, tmp_path / "state", storage)

@@ -16,10 +16,9 @@ from dagster._daemon.freshness import FreshnessDaemon
 from techhub_lake.automation.definitions import AUTOMATION_SENSOR
 from techhub_lake.automation.policies import AUTOMATION_SLACK
 from techhub_lake.catalog import load_catalog
-from techhub_lake.definitions import build_definitions
-from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.source.generator import init_source
 from techhub_lake_tests.conftest import catalog_starting
+from techhub_lake_tests.helpers import definitions_for
 
 CATALOG = load_catalog()
 USER_BRONZE = dg.AssetKey(["bronze", "account", "user"])
@@ -91,7 +90,7 @@ def test_silver_follows_new_bronze_once_per_update(new_database, tmp_path, dagst
     url = new_database()
     init_source(url, scale=0.002, seed=4)
     catalog = catalog_starting(tmp_path, "2026-11-01")
-    local = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=str(tmp_path / "lake"))})
+    local = definitions_for(catalog, url, tmp_path / "lake")
     today = local.resolve_assets_def(USER_BRONZE).partitions_def.get_last_partition_key()
 
     def bronze_run() -> None:

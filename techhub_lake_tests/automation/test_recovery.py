@@ -18,8 +18,6 @@ import pytest
 
 from techhub_lake.automation.recovery import dead_runs_sensor, pool_state
 from techhub_lake.automation.refresh import refresh_lake
-from techhub_lake.definitions import build_definitions
-from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.source.generator import init_source
 from techhub_lake.source.policy import SOURCE_POOL
 from techhub_lake_tests.conftest import catalog_starting
@@ -28,6 +26,7 @@ from techhub_lake_tests.dagster_services import (
     open_instance,
     service_environment,
 )
+from techhub_lake_tests.helpers import definitions_for
 
 pytestmark = pytest.mark.slow
 CLI = str(Path(sys.executable).with_name("techhub-lake"))
@@ -114,7 +113,7 @@ def test_killed_runs_are_failed_and_their_slots_freed_and_the_next_refresh_loads
         lock.rollback()
         lock.close()
     lake = tmp / "lake"
-    defs = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=str(lake))})
+    defs = definitions_for(catalog, url, lake)
     lines: list[str] = []
     refresh_lake("key:bronze/core/actionlog", lines.append, defs=defs, catalog=catalog, instance=instance, checks=False)
     assert any("is gone (killed or crashed)" in line and "techhub_source" in line for line in lines), lines

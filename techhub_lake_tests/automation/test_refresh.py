@@ -12,12 +12,10 @@ import pytest
 
 from techhub_lake.automation.refresh import plan_refresh, refresh_lake
 from techhub_lake.catalog import Strategy
-from techhub_lake.definitions import build_definitions
 from techhub_lake.quality.targets import DQ_REPORT_KEY
-from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.source.generator import init_source
 from techhub_lake_tests.conftest import catalog_starting, query
-from techhub_lake_tests.helpers import check_evaluations
+from techhub_lake_tests.helpers import check_evaluations, definitions_for
 
 pytestmark = pytest.mark.slow  # whole refreshes of a lake through Dagster
 
@@ -27,7 +25,7 @@ def test_refresh_loads_every_partition_then_only_the_lookback(new_database, tmp_
     init_source(url, scale=0.005, seed=8)
     catalog = catalog_starting(tmp_path, "2026-10-25")
     lake = tmp_path / "lake"
-    defs = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=str(lake))})
+    defs = definitions_for(catalog, url, lake)
     today = dt.datetime.now(ZoneInfo("Asia/Almaty")).date()
 
     lines: list[str] = []
@@ -73,7 +71,7 @@ def test_refresh_of_a_selection(new_database, tmp_path, dagster_instance):
     url = new_database()
     init_source(url, scale=0.002, seed=9)
     catalog = catalog_starting(tmp_path, "2026-11-01")
-    defs = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=str(tmp_path / "lake"))})
+    defs = definitions_for(catalog, url, tmp_path / "lake")
     plan = refresh_lake("key:bronze/core/city", lambda _: None, defs=defs, catalog=catalog, instance=dagster_instance)
     assert [run.keys for run in plan] == [(dg.AssetKey(["bronze", "core", "city"]),)]
 
@@ -93,7 +91,7 @@ def test_one_tables_failure_fails_its_assets_only_and_the_refresh_finishes_the_r
     conn.close()
     catalog = catalog_starting(tmp_path, "2026-10-25")
     lake = tmp_path / "lake"
-    defs = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=str(lake))})
+    defs = definitions_for(catalog, url, lake)
     lines: list[str] = []
     with pytest.raises(RefreshFailed) as failed:
         refresh_lake(None, lines.append, defs=defs, catalog=catalog, instance=dagster_instance, checks=False)

@@ -105,10 +105,8 @@ def silver_lake(args: argparse.Namespace, prefix: str) -> Iterator[BenchLake]:
     history) and silver current state loaded by the functions the assets call (timed and printed),
     and a temporary Dagster instance; everything is removed and the server stopped on exit."""
     from techhub_lake.catalog import load_catalog
-    from techhub_lake.definitions import build_definitions
     from techhub_lake.lake.storage import LakeFiles
-    from techhub_lake.resources import LakeStorage, SourceDatabase
-    from techhub_lake_tests.helpers import load_bronze, load_silver
+    from techhub_lake_tests.helpers import definitions_for, load_bronze, load_silver
 
     server, url = bench_source(args)
     catalog = load_catalog()
@@ -119,7 +117,7 @@ def silver_lake(args: argparse.Namespace, prefix: str) -> Iterator[BenchLake]:
             load_bronze(url, lake, catalog, dt.date(2019, 1, 1), run_id="bench")
             load_silver(url, lake, catalog)
             print(f"bronze + silver load: {time.perf_counter() - started:.1f} s", flush=True)
-            defs = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=root)})
+            defs = definitions_for(catalog, url, root)
             with bench_instance(server) as instance:
                 yield BenchLake(url, root, catalog, defs, instance)
     finally:

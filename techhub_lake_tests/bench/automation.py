@@ -29,8 +29,6 @@ import dagster as dg
 from techhub_lake.automation.refresh import refresh_lake
 from techhub_lake.catalog import load_catalog
 from techhub_lake.catalog.model import DEFAULT_CATALOG_PATH
-from techhub_lake.definitions import build_definitions
-from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.settings import AUTOMATION_INTERVAL_ENV, EVENT_SWITCHES
 from techhub_lake.source.churn import churn_source
 from techhub_lake_tests.bench import bench_arguments, bench_source
@@ -41,6 +39,7 @@ from techhub_lake_tests.dagster_services import (
     running,
     service_environment,
 )
+from techhub_lake_tests.helpers import definitions_for
 
 ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
           dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
@@ -111,7 +110,7 @@ def main() -> None:
             (root / "state").mkdir()
             os.environ.update(EVENT_SWITCHES)  # this process creates and executes the first load's runs
             instance = open_instance(home, storage)
-            defs = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=str(root / "lake"))})
+            defs = definitions_for(catalog, url, root / "lake")
             started = time.perf_counter()
             refresh_lake(None, lambda line: print("   ", line, flush=True), defs=defs, catalog=catalog, instance=instance)
             print(f"first load through gold: {time.perf_counter() - started:.0f} s", flush=True)

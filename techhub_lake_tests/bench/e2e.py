@@ -25,8 +25,6 @@ import dagster as dg
 
 from techhub_lake.automation.refresh import refresh_lake
 from techhub_lake.catalog import load_catalog
-from techhub_lake.definitions import build_definitions
-from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.source.churn import churn_source
 from techhub_lake_tests.bench import (
     bench_arguments,
@@ -36,6 +34,7 @@ from techhub_lake_tests.bench import (
     reset_peak_rss,
 )
 from techhub_lake_tests.bench.extract import raw_copy
+from techhub_lake_tests.helpers import definitions_for
 
 LAYERS = ("bronze", "silver", "gold")
 
@@ -148,7 +147,7 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="bench-e2e-") as lake, bench_instance(server) as instance:
             root = Path(lake)
-            defs = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=lake)})
+            defs = definitions_for(catalog, url, lake)
             print("first load (empty lake -> gold):", flush=True)
             first = timed_refresh(defs, catalog, instance, root, checks=not args.skip_checks)
             print_table("first load", first)

@@ -22,21 +22,20 @@ from techhub_lake.automation.instance import postgres_storage_config
 from techhub_lake.automation.refresh import refresh_lake
 from techhub_lake.automation.sensors import build_funnel_sensor
 from techhub_lake.catalog import load_catalog
-from techhub_lake.definitions import build_definitions
 from techhub_lake.gold.funnel import monthly_partitions, partition_of
 from techhub_lake.gold.marts import FUNNEL, mart_specs
 from techhub_lake.gold.store import content_digest, mart_content
 from techhub_lake.gold.techpark import DQ_METRICS, TECHPARK_MARTS
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.quality.targets import DQ_REPORT_KEY
-from techhub_lake.resources import LakeStorage, SourceDatabase
+from techhub_lake.resources import LakeStorage
 from techhub_lake.source.churn import churn_source
 from techhub_lake.source.generator import init_source
 from techhub_lake.source.reads import arrow_snapshot
 from techhub_lake_tests.conftest import query
 from techhub_lake_tests.gold.reference import REFERENCE_SQL, TIMEZONE
 from techhub_lake_tests.gold.techpark_reference import MALFORMED_SQL, TECHPARK_SQL
-from techhub_lake_tests.helpers import frame_differences, load_bronze, load_silver
+from techhub_lake_tests.helpers import definitions_for, frame_differences, load_bronze, load_silver
 
 pytestmark = pytest.mark.slow  # an end-to-end run of the lake: the full suite, not the fast tier
 
@@ -76,7 +75,7 @@ def mismatches(url: str, lake: LakeFiles) -> dict[str, list[str]]:
 def refresh_gold(url: str, root, instance, checks: bool = True) -> list:
     """Gold (and the techpark silver it reads) through Dagster; with their quality checks, a failing
     error-level rule fails the refresh."""
-    defs = build_definitions(CATALOG, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=str(root))})
+    defs = definitions_for(CATALOG, url, root)
     return refresh_lake(GOLD_SELECTION, lambda _: None, defs=defs, catalog=CATALOG, instance=instance, checks=checks)
 
 

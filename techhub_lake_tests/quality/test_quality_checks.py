@@ -24,7 +24,6 @@ from deltalake import DeltaTable, write_deltalake
 from techhub_lake.automation.instance import postgres_storage_config
 from techhub_lake.automation.refresh import checks_of, refresh_lake
 from techhub_lake.catalog import load_catalog
-from techhub_lake.definitions import build_definitions
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.quality.checks import lake_paths
 from techhub_lake.quality.contracts import CONTRACTS_DIR, load_contracts
@@ -35,10 +34,15 @@ from techhub_lake.quality.verify import (
     verify_lake_contract,
     verify_source_contract,
 )
-from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.source.generator import init_source
 from techhub_lake_tests.conftest import query
-from techhub_lake_tests.helpers import check_evaluations, load_bronze, load_silver, packaged_lake_tables
+from techhub_lake_tests.helpers import (
+    check_evaluations,
+    definitions_for,
+    load_bronze,
+    load_silver,
+    packaged_lake_tables,
+)
 
 pytestmark = pytest.mark.slow  # an end-to-end run of the lake: the full suite, not the fast tier
 
@@ -53,7 +57,7 @@ DERIVED = ('group:gold or key:"silver/dim/*" or key:"silver/fact/*" or key:"silv
 
 
 def definitions(url: str, root) -> dg.Definitions:
-    return build_definitions(CATALOG, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=str(root))})
+    return definitions_for(CATALOG, url, root)
 
 
 @pytest.fixture(scope="module")

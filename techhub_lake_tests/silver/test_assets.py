@@ -11,11 +11,10 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 
-from techhub_lake.definitions import build_definitions
-from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.source.churn import churn_source
 from techhub_lake.source.generator import init_source
 from techhub_lake_tests.conftest import catalog_starting
+from techhub_lake_tests.helpers import definitions_for
 
 TODAY = dt.datetime.now(ZoneInfo("Asia/Almaty")).date().isoformat()
 
@@ -30,7 +29,7 @@ def test_bronze_to_silver_to_child_tables_with_metadata_and_schema_evolution(new
     init_source(url, scale=0.01, seed=31)
     catalog = catalog_starting(tmp_path, "2026-10-01")
     lake = tmp_path / "lake"
-    defs = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=str(lake))})
+    defs = definitions_for(catalog, url, lake)
     days = {"dagster/asset_partition_range_start": "2026-10-01", "dagster/asset_partition_range_end": TODAY}
     materialize(defs, dagster_instance, "key:bronze/account/user or key:bronze/service/hubformdata", tags=days)
     materialize(defs, dagster_instance, "key:bronze/account/company", tags=days)
@@ -82,7 +81,7 @@ def test_refresh_builds_dimensions_and_the_fact_and_churn_adds_versions(new_data
     conn.close()
     catalog = catalog_starting(tmp_path, "2026-10-20")
     lake = tmp_path / "lake"
-    defs = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=str(lake))})
+    defs = definitions_for(catalog, url, lake)
     refresh_lake(None, lambda _: None, defs=defs, catalog=catalog, instance=dagster_instance, checks=False)
 
     def table(path: str) -> pl.DataFrame:

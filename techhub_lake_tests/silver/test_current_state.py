@@ -20,7 +20,7 @@ from techhub_lake.silver.current_state import merge_current_state, silver_cursor
 from techhub_lake.silver.transforms import silver_column
 from techhub_lake.source.churn import churn_source
 from techhub_lake.source.generator import init_source
-from techhub_lake_tests.helpers import load_bronze
+from techhub_lake_tests.helpers import definitions_for, load_bronze
 
 pytestmark = pytest.mark.slow  # whole-source loads and churn rounds
 CATALOG = load_catalog()
@@ -195,9 +195,7 @@ def test_rows_outside_every_partition_reach_silver_through_the_reconciliation(ne
 
     from techhub_lake.automation.refresh import checks_of
     from techhub_lake.bronze.specs import bronze_key
-    from techhub_lake.definitions import build_definitions
     from techhub_lake.quality.coverage import COVERAGE_CHECK
-    from techhub_lake.resources import LakeStorage, SourceDatabase
     from techhub_lake.silver.reconcile import reconcile_current_state
 
     url = new_database()
@@ -225,7 +223,7 @@ def test_rows_outside_every_partition_reach_silver_through_the_reconciliation(ne
     assert future_log_id not in silver_rows(lake, log)["id"].to_list()
 
     # the check on each bronze asset counts them, where they sit, as a warning (nothing is blocked)
-    defs = build_definitions(CATALOG, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=lake.root)})
+    defs = definitions_for(CATALOG, url, lake.root)
     keys = [bronze_key(table), bronze_key(log)]
     result = dg.materialize([*(defs.resolve_assets_def(k) for k in keys), *checks_of(defs, keys)],
                             selection=dg.AssetSelection.checks(*(dg.AssetCheckKey(k, COVERAGE_CHECK) for k in keys)))

@@ -15,16 +15,14 @@ import pytest
 from techhub_lake.automation.rebuild import rebuild_asset
 from techhub_lake.automation.refresh import RefreshFailed
 from techhub_lake.catalog import load_catalog
-from techhub_lake.definitions import build_definitions
 from techhub_lake.lake.storage import LakeFiles
-from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.silver.assets import silver_key
 from techhub_lake.silver.current_state import merge_current_state, silver_table_path
 from techhub_lake.silver.reconcile import reconcile_current_state
 from techhub_lake.source.churn import churn_source
 from techhub_lake.source.generator import init_source
 from techhub_lake.source.reads import SOURCE_MD5
-from techhub_lake_tests.helpers import load_bronze
+from techhub_lake_tests.helpers import definitions_for, load_bronze
 from techhub_lake_tests.silver.test_current_state import differing_keys, silver_rows, source_rows
 
 pytestmark = pytest.mark.slow  # real source migrations, a real Dagster rebuild
@@ -119,7 +117,7 @@ def test_a_change_no_type_can_hold_fails_in_one_line_and_rebuild_reextract_repai
     url, lake = loaded_users
     _changed_type(url, "is_superuser", "date", "DATE '2020-01-01'", "DATE '2021-02-03'")
     _load_recent_days(url, lake, "after-migration")
-    defs = build_definitions(CATALOG, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=lake.root)})
+    defs = definitions_for(CATALOG, url, lake.root)
     key = silver_key(USERS)
     before = silver_rows(lake, USERS)
 
@@ -145,7 +143,7 @@ def test_a_change_no_type_can_hold_fails_in_one_line_and_rebuild_reextract_repai
 
 def test_rebuild_names_what_it_cannot_rebuild(loaded_users, dagster_instance):
     url, lake = loaded_users
-    defs = build_definitions(CATALOG, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=lake.root)})
+    defs = definitions_for(CATALOG, url, lake.root)
     with pytest.raises(ValueError, match="no asset of this lake has that key or table path"):
         rebuild_asset("silver/nowhere", defs=defs, instance=dagster_instance)
     with pytest.raises(ValueError, match="reads no bronze asset directly"):

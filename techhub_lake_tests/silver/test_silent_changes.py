@@ -11,15 +11,14 @@ import polars as pl
 import pytest
 
 from techhub_lake.automation.refresh import refresh_lake
-from techhub_lake.definitions import build_definitions
 from techhub_lake.lake.delta import read_delta
 from techhub_lake.lake.storage import LakeFiles
-from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.silver.dimension_assets import dimension_path
 from techhub_lake.silver.dimensions import DIMENSIONS, IS_CURRENT, VALID_FROM, VALID_TO
 from techhub_lake.source.churn import churn_source
 from techhub_lake.source.generator import init_source
 from techhub_lake_tests.conftest import catalog_starting
+from techhub_lake_tests.helpers import definitions_for
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +29,7 @@ def test_three_churn_rounds_then_the_nightly_reconciliation_keep_the_dimensions_
     init_source(url, scale=0.01, seed=37)
     catalog = catalog_starting(tmp_path, "2026-10-01")
     lake = tmp_path / "lake"
-    defs = build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=str(lake))})
+    defs = definitions_for(catalog, url, lake)
     refresh_lake("group:bronze or group:silver", lambda _: None, defs=defs, catalog=catalog,
                  instance=dagster_instance, checks=False)
     silent = {"account_user": 0, "account_company": 0}

@@ -19,19 +19,23 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import dagster as dg
 import psycopg2
 
 from techhub_lake.bronze.extract import (
+    BATCH_SIZE_HINT_BYTES,
+    PARQUET_COMPRESSION,
     DayWindow,
-    arrow_snapshot,
     extract_days,
     extract_snapshot,
 )
 from techhub_lake.bronze.partitions import daily_partitions
 from techhub_lake.catalog import Partitioning, load_catalog
 from techhub_lake.lake.storage import LakeFiles
+from techhub_lake.source.arrow_types import normalize_batch
+from techhub_lake.source.reads import arrow_snapshot, read_plan, stream_query
 from techhub_lake_tests.bench import (
     bench_arguments,
     bench_instance,
@@ -95,9 +99,36 @@ def extract_tables(url: str, lake_root: str, tables: list[str]) -> dict:
             "peak_rss_mb": peak_rss_mb()}
 
 
-def in_child(url: str, tables: list[str]) -> dict:
+def parquet_ceiling(url: str, directory: str, tables: list[str]) -> dict:
+    """The same rows, read the same way, written as ONE Parquet file per table with bronze's settings
+    (no day files, no publishing): the most a Parquet writer gets out of this machine, to tell what
+    the daily layout costs from what Parquet itself costs. Runs in the child."""
+    import pyarrow.parquet as pq
+
+    catalog = load_catalog()
+    with arrow_snapshot(url, application_name="bench warm-up", statement_timeout_ms=None):
+        pass
+    rows = written = 0
+    started = time.perf_counter()
+    for name in tables:
+        table = catalog.table(name)
+        path = f"{directory}/{name}.parquet"
+        with arrow_snapshot(url, application_name="bench ceiling", statement_timeout_ms=None) as cur:
+            plan = read_plan(cur, table, catalog.path)
+            query = f"SELECT {plan.select} FROM {table.qualified_name} AS t"
+            with pq.ParquetWriter(path, plan.schema, compression=PARQUET_COMPRESSION,
+                                  use_dictionary=plan.dictionary) as writer:
+                for raw in stream_query(cur, query, BATCH_SIZE_HINT_BYTES, table):
+                    batch = normalize_batch(raw, plan.schema)
+                    writer.write_batch(batch)
+                    rows += batch.num_rows
+        written += Path(path).stat().st_size
+    return {"seconds": time.perf_counter() - started, "rows": rows, "parquet_bytes": written, "peak_rss_mb": peak_rss_mb()}
+
+
+def in_child(url: str, tables: list[str], mode: str = "--child") -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-lake-") as lake:
-        out = subprocess.run([sys.executable, "-m", "techhub_lake_tests.bench.extract", "--child", url, lake, *tables],
+        out = subprocess.run([sys.executable, "-m", "techhub_lake_tests.bench.extract", mode, url, lake, *tables],
                              capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -124,38 +155,47 @@ def main() -> None:
     parser.add_argument("--skip-layer", action="store_true", help="only the three widest tables")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; the best is shown")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--ceiling-child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         url, lake, *tables = args.child
         print(json.dumps(extract_tables(url, lake, tables)))
         return
+    if args.ceiling_child:
+        url, directory, *tables = args.ceiling_child
+        print(json.dumps(parquet_ceiling(url, directory, tables)))
+        return
 
     server, url = bench_source(args)
 
-    header = f"{'table':<24} {'rows':>9} {'MB':>8} {'COPY s':>7} {'bronze s':>9} {'MB/s':>7} {'parquet MB':>10} {'peak RSS MB':>11} {'ratio':>6}"
+    header = (f"{'table':<24} {'rows':>9} {'MB':>8} {'COPY s':>7} {'bronze s':>9} {'MB/s':>7} {'parquet MB':>10} "
+              f"{'peak RSS MB':>11} {'ratio':>6} {'1-file s':>8} {'1-file ratio':>12}")
     print(header)
     print("-" * len(header))
 
     def line(name: str, tables: list[str]) -> None:
         # Alternate the two and keep the best of each: this machine is shared and noisy.
-        copies, bronzes = [], []
+        copies, bronzes, ceilings = [], [], []
         for _ in range(max(1, args.repeat)):
             measured = [raw_copy(url, table) for table in tables]
             copies.append((sum(m[0] for m in measured), sum(m[1] for m in measured)))
             bronzes.append(in_child(url, tables))
+            ceilings.append(in_child(url, tables, "--ceiling-child"))
+        ceiling = min(c["seconds"] for c in ceilings)
         copy_s, copy_bytes = min(copies)
         bronze = min(bronzes, key=lambda b: b["seconds"]) | {"peak_rss_mb": max(b["peak_rss_mb"] for b in bronzes)}
         mb = copy_bytes / 1e6
         print(f"{name:<24} {bronze['rows']:>9,} {mb:>8,.0f} {copy_s:>7.1f} {bronze['seconds']:>9.1f} "
               f"{mb / bronze['seconds']:>7.0f} {bronze['parquet_bytes'] / 1e6:>10,.0f} {bronze['peak_rss_mb']:>11.0f} "
-              f"{copy_s / bronze['seconds']:>6.2f}", flush=True)
+              f"{copy_s / bronze['seconds']:>6.2f} {ceiling:>8.1f} {copy_s / ceiling:>12.2f}", flush=True)
 
     for table in WIDEST:
         line(table, [table])
     if not args.skip_layer:
         line("whole bronze layer", [t.name for t in load_catalog().lake_tables])
     print(f"\nbest of {args.repeat} runs each; peak RSS is the highest seen. ratio = bronze throughput / raw binary "
-          "COPY throughput of the same data (1.0 = as fast as COPY)")
+          "COPY throughput of the same data (1.0 = as fast as COPY); 1-file = the same rows read the same way "
+          "into one Parquet file per table (no day files): what Parquet itself allows on this machine")
     per_partition = dagster_overhead(server, 365)
     print(f"Dagster bookkeeping, 365 daily partitions in one run: {per_partition * 1000:.1f} ms per partition "
           f"(a full history since 2019 is ~2,900 partitions per daily asset)")

@@ -28,7 +28,7 @@ STATE_DIR_ENV = "TECHHUB_STATE_DIR"  # embedded PostgreSQL data, default lake, D
 BIN_MASK_FROM_YEAR_ENV = "TECHHUB_BIN_MASK_FROM_YEAR"  # techpark marts mask BINs of reports from this year (2021)
 BIN_MASK_KEEP_LAST_ENV = "TECHHUB_BIN_MASK_KEEP_LAST"  # ... keeping this many trailing digits (4)
 # Orchestration
-EXECUTOR_ENV = "TECHHUB_EXECUTOR"  # multiprocess (default) or k8s
+EXECUTOR_ENV = "TECHHUB_EXECUTOR"  # in_process (default), multiprocess or k8s
 AUTOMATION_INTERVAL_ENV = "TECHHUB_AUTOMATION_INTERVAL_MINUTES"  # silver/gold automation at most every N minutes (10)
 ALERT_WEBHOOK_ENV = "TECHHUB_ALERT_WEBHOOK"  # where failed runs are POSTed as JSON (unset: nowhere)
 DAGSTER_HOME_ENV = "DAGSTER_HOME"  # Dagster's instance directory (default <state dir>/dagster)

@@ -212,13 +212,15 @@ def test_the_helm_values_fill_the_chart_with_the_project_settings():
     assert values["postgresql"]["postgresqlScheme"] == compose_instance["storage"]["postgres"]["postgres_db"]["scheme"]
 
 
-def test_the_k8s_executor_is_chosen_from_the_environment(monkeypatch):
+def test_the_executor_is_chosen_from_the_environment(monkeypatch):
     from techhub_lake.definitions import run_executor
 
     monkeypatch.setenv("TECHHUB_EXECUTOR", "k8s")
     assert run_executor().name == "k8s"
+    monkeypatch.setenv("TECHHUB_EXECUTOR", "multiprocess")
+    assert run_executor() is None  # Dagster's default
     monkeypatch.setenv("TECHHUB_EXECUTOR", "celery")
-    with pytest.raises(ValueError, match=r"TECHHUB_EXECUTOR='celery': use multiprocess \(the default\) or k8s"):
+    with pytest.raises(ValueError, match=r"TECHHUB_EXECUTOR='celery': use in_process \(the default\), multiprocess or k8s"):
         run_executor()
     monkeypatch.delenv("TECHHUB_EXECUTOR")
-    assert run_executor() is None
+    assert run_executor().name == "in_process"

@@ -113,7 +113,7 @@ def build_funnel_sensor(catalog: Catalog, funnel: dg.AssetKey) -> dg.SensorDefin
     run per block of months)."""
     partitions_def = monthly_partitions(catalog)
 
-    @dg.sensor(name=FUNNEL_SENSOR, minimum_interval_seconds=120, default_status=dg.DefaultSensorStatus.RUNNING,
+    @dg.sensor(name=FUNNEL_SENSOR, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
                asset_selection=[funnel],
                description="Re-materializes only the months of dm_service_funnel whose requests changed in silver.")
     def funnel_months_sensor(context: dg.SensorEvaluationContext, lake: LakeStorage) -> dg.SensorResult | dg.SkipReason:

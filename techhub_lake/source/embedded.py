@@ -31,8 +31,10 @@ _TUNING = """\
 fsync = off
 synchronous_commit = off
 full_page_writes = off
-wal_level = minimal
-max_wal_senders = 0
+# logical: the lake's change data capture reads the WAL through a logical replication slot
+wal_level = logical
+max_wal_senders = 4
+max_replication_slots = 4
 max_wal_size = 4GB
 checkpoint_timeout = 30min
 shared_buffers = 256MB

@@ -29,7 +29,7 @@ import dagster as dg
 from techhub_lake.automation.refresh import refresh_lake
 from techhub_lake.catalog import load_catalog
 from techhub_lake.catalog.model import DEFAULT_CATALOG_PATH
-from techhub_lake.settings import AUTOMATION_INTERVAL_ENV, EVENT_SWITCHES
+from techhub_lake.settings import AUTOMATION_INTERVAL_ENV, EVENT_SWITCHES, EXECUTOR_ENV
 from techhub_lake.source.churn import churn_source
 from techhub_lake_tests.bench import bench_arguments, bench_source
 from techhub_lake_tests.dagster_services import (
@@ -96,6 +96,7 @@ def main() -> None:
     parser = bench_arguments(__doc__)
     parser.add_argument("--interval", type=int, default=1, help="TECHHUB_AUTOMATION_INTERVAL_MINUTES for the daemon")
     parser.add_argument("--churn-seed", type=int, default=7)
+    parser.add_argument("--executor", default="", help="TECHHUB_EXECUTOR for the daemon's runs (default: multiprocess)")
     parser.add_argument("--wait-minutes", type=float, default=15, help="give up waiting for quiet after this long")
     args: argparse.Namespace = parser.parse_args()
     server, url = bench_source(args)
@@ -107,6 +108,8 @@ def main() -> None:
             home = dagster_home(root / "home", storage)
             env = service_environment(home, url, DEFAULT_CATALOG_PATH, root / "lake", root / "state", storage)
             env[AUTOMATION_INTERVAL_ENV] = str(args.interval)
+            if args.executor:
+                env[EXECUTOR_ENV] = args.executor
             (root / "state").mkdir()
             os.environ.update(EVENT_SWITCHES)  # this process creates and executes the first load's runs
             instance = open_instance(home, storage)

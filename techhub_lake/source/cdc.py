@@ -1,0 +1,242 @@
+"""Change data capture from the source: PostgreSQL logical replication with the built-in ``pgoutput``
+plugin (no server extension; managed PostgreSQL with logical replication enabled will do).
+
+- A publication (``techhub_lake``) of the tables the lake captures, and one logical replication
+  slot (``techhub_lake``) that keeps their changes until the lake confirms them.
+- The first load and the stream join with no gap and no overlap: the slot is created over a
+  replication connection that exports its snapshot, and the tables' first snapshot is read in that
+  very snapshot (``SET TRANSACTION SNAPSHOT``); the stream then holds exactly the changes after it.
+- Changes are drained in bounded batches through the SQL interface: ``peek`` reads whole
+  transactions without consuming them, the caller publishes them durably, and only then
+  ``confirm`` advances the slot. A crash in between re-delivers the batch (at least once); the
+  lake applies each LSN once.
+
+Needs ``wal_level = logical`` on the server (the embedded one has it) and a role with the
+``REPLICATION`` attribute and ``SELECT`` on the published tables.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import psycopg2
+import psycopg2.extras
+from psycopg2 import sql
+
+from techhub_lake.source import pgoutput
+from techhub_lake.source.connection import connect, connection_error, libpq_url
+
+PUBLICATION = "techhub_lake"
+SLOT = "techhub_lake"
+APPLICATION_NAME = "techhub-lake cdc"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One captured row change, in commit order: ``values`` by column name, as text (the key alone for
+    a delete; ``pgoutput.UNCHANGED`` for a TOASTed value an update did not touch)."""
+
+    table: str
+    op: str  # insert, update, delete, truncate
+    lsn: int  # of the change itself
+    commit_lsn: int
+    commit_ts: dt.datetime
+    xid: int
+    values: dict[str, object]
+
+
+@dataclass
+class ChangeBatch:
+    """Whole transactions read from the slot: their changes in order, the relations they used
+    (column names and type OIDs), and the LSN that confirms them all."""
+
+    changes: list[Change] = field(default_factory=list)
+    relations: dict[str, pgoutput.Relation] = field(default_factory=dict)
+    transactions: int = 0
+    confirm_lsn: int | None = None  # end of the last complete transaction read
+
+
+@dataclass(frozen=True)
+class SlotState:
+    """Where the slot stands: the LSN the lake confirmed, the WAL the server keeps for it, and
+    whether the server still can (``wal_status`` ``lost`` means it invalidated the slot)."""
+
+    exists: bool
+    confirmed_lsn: int | None = None
+    retained_wal_bytes: int | None = None
+    wal_status: str | None = None
+    active: bool = False
+
+
+def lsn_text(lsn: int) -> str:
+    """An LSN as PostgreSQL writes it (``16/B374D848``)."""
+    return f"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}"
+
+
+def lsn_value(text: str) -> int:
+    """An LSN written as PostgreSQL writes it, as a number."""
+    high, low = text.split("/")
+    return (int(high, 16) << 32) | int(low, 16)
+
+
+def ensure_publication(url: str, tables: list[str], schema: str = "public") -> None:
+    """The lake's publication, publishing exactly ``tables`` (created, or its table list set)."""
+    conn = connect(url, application_name=APPLICATION_NAME)
+    try:
+        conn.autocommit = True
+        names = sql.SQL(", ").join(sql.Identifier(schema, t) for t in sorted(tables))
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", (PUBLICATION,))
+            verb = "ALTER PUBLICATION {} SET TABLE {}" if cur.fetchone() else "CREATE PUBLICATION {} FOR TABLE {}"
+            cur.execute(sql.SQL(verb).format(sql.Identifier(PUBLICATION), names))
+    finally:
+        conn.close()
+
+
+def slot_state(url: str) -> SlotState:
+    """The lake's slot as the server sees it (``exists=False`` when there is none)."""
+    conn = connect(url, application_name=APPLICATION_NAME)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT confirmed_flush_lsn::text, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, "
+                        "wal_status, active FROM pg_replication_slots WHERE slot_name = %s", (SLOT,))
+            row = cur.fetchone()
+    finally:
+        conn.close()
+    if row is None:
+        return SlotState(exists=False)
+    confirmed, retained, status, active = row
+    return SlotState(True, lsn_value(confirmed) if confirmed else None, retained, status, active)
+
+
+@contextlib.contextmanager
+def new_slot(url: str) -> Iterator[tuple[int, str]]:
+    """Create the lake's slot and yield (its consistent LSN, the exported snapshot's name) while the
+    snapshot can still be used: read the tables' first snapshot inside the block with
+    ``read_in_snapshot``. The replication connection stays open (and idle) until the block ends."""
+    try:
+        conn = psycopg2.connect(libpq_url(url), connection_factory=psycopg2.extras.LogicalReplicationConnection,
+                                application_name=APPLICATION_NAME, connect_timeout=10)
+    except psycopg2.OperationalError as exc:
+        raise connection_error(url, str(exc)) from None
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE_REPLICATION_SLOT {SLOT} LOGICAL pgoutput (SNAPSHOT 'export')")
+            _name, consistent, snapshot, _plugin = cur.fetchone()
+            yield lsn_value(consistent), snapshot
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def read_in_snapshot(url: str, snapshot: str) -> Iterator[psycopg2.extensions.cursor]:
+    """A cursor in a read-only REPEATABLE READ transaction that sees exactly the exported ``snapshot``."""
+    conn = connect(url, application_name=APPLICATION_NAME)
+    try:
+        conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
+        with conn.cursor() as cur:
+            cur.execute("SET TRANSACTION SNAPSHOT %s", (snapshot,))
+            yield cur
+        conn.rollback()
+    finally:
+        conn.close()
+
+
+def wait_for_flush(url: str, timeout_s: float = 10.0) -> bool:
+    """Wait until the WAL written so far is flushed: logical decoding reads only flushed WAL, and
+    with ``synchronous_commit = off`` (the embedded server) a commit returns before its WAL is
+    flushed, so a peek right after it could miss it. Read-only; False if the flush did not come."""
+    conn = connect(url, application_name=APPLICATION_NAME)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_current_wal_insert_lsn()")
+            (target,) = cur.fetchone()
+            deadline = time.monotonic() + timeout_s
+            while True:
+                cur.execute("SELECT pg_current_wal_flush_lsn() >= %s::pg_lsn", (target,))
+                if cur.fetchone()[0]:
+                    return True
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.05)
+    finally:
+        conn.close()
+
+
+def peek(url: str, max_changes: int, relations: dict[int, pgoutput.Relation] | None = None) -> ChangeBatch:
+    """The next whole transactions in the slot, about ``max_changes`` changes (a transaction is never
+    split), without consuming them. ``relations`` carries the relation messages of earlier batches:
+    the server sends a table's description once per session, and each peek is a session of its own,
+    so the server sends it again (kept here by relation id)."""
+    known = dict(relations or {})
+    batch = ChangeBatch()
+    conn = connect(url, application_name=APPLICATION_NAME)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT lsn::text, data FROM pg_logical_slot_peek_binary_changes(%s, NULL, %s, "
+                        "'proto_version', '1', 'publication_names', %s)", (SLOT, max_changes, PUBLICATION))
+            rows = cur.fetchall()
+        conn.rollback()
+    finally:
+        conn.close()
+    begin: pgoutput.Begin | None = None
+    pending: list[Change] = []
+    for lsn, data in rows:
+        message = pgoutput.decode(bytes(data))
+        if isinstance(message, pgoutput.Relation):
+            known[message.relation_id] = message
+            batch.relations[message.name] = message
+        elif isinstance(message, pgoutput.Begin):
+            begin, pending = message, []
+        elif isinstance(message, pgoutput.RowChange) and begin is not None:
+            relation = known[message.relation_id]
+            row = message.new if message.new is not None else message.old
+            names = [c.name for c in relation.columns]
+            pending.append(Change(relation.name, message.op, lsn_value(lsn), begin.final_lsn, begin.commit_ts,
+                                  begin.xid, dict(zip(names, row, strict=True))))
+        elif isinstance(message, pgoutput.Truncate) and begin is not None:
+            pending += [Change(known[r].name, "truncate", lsn_value(lsn), begin.final_lsn, begin.commit_ts, begin.xid, {})
+                        for r in message.relation_ids]
+        elif isinstance(message, pgoutput.Commit):
+            batch.changes += pending
+            batch.transactions += 1
+            batch.confirm_lsn = message.end_lsn
+            begin, pending = None, []
+    return batch
+
+
+def confirm(url: str, lsn: int) -> None:
+    """Tell the server the lake holds everything before ``lsn``: the slot moves on and the server may
+    recycle that WAL. Call only after the changes are durably published."""
+    conn = connect(url, application_name=APPLICATION_NAME)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_replication_slot_advance(%s, %s::pg_lsn)", (SLOT, lsn_text(lsn)))
+    finally:
+        conn.close()
+
+
+def drop(url: str) -> list[str]:
+    """Drop the lake's slot and publication (what exists of them); returns what was dropped."""
+    dropped = []
+    conn = connect(url, application_name=APPLICATION_NAME)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",
+                        (SLOT,))
+            if cur.rowcount:
+                dropped.append(f"replication slot {SLOT}")
+            cur.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", (PUBLICATION,))
+            if cur.fetchone():
+                cur.execute(sql.SQL("DROP PUBLICATION {}").format(sql.Identifier(PUBLICATION)))
+                dropped.append(f"publication {PUBLICATION}")
+    finally:
+        conn.close()
+    return dropped

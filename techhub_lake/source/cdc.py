@@ -2,7 +2,7 @@
 plugin (no server extension; managed PostgreSQL with logical replication enabled will do).
 
 - A publication (``techhub_lake``) of the tables the lake captures, and one logical replication
-  slot (``techhub_lake``) that keeps their changes until the lake confirms them.
+  slot (``techhub_lake_<database>``) that keeps their changes until the lake confirms them.
 - The first load and the stream join with no gap and no overlap: the slot is created over a
   replication connection that exports its snapshot, and the tables' first snapshot is read in that
   very snapshot (``SET TRANSACTION SNAPSHOT``); the stream then holds exactly the changes after it.
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,12 +27,13 @@ from dataclasses import dataclass, field
 import psycopg2
 import psycopg2.extras
 from psycopg2 import sql
+from sqlalchemy.engine import make_url
 
 from techhub_lake.source import pgoutput
 from techhub_lake.source.connection import connect, connection_error, libpq_url
 
-PUBLICATION = "techhub_lake"
-SLOT = "techhub_lake"
+PUBLICATION = "techhub_lake"  # publications belong to one database
+SLOT_PREFIX = "techhub_lake_"  # replication slots belong to the whole server: one per source database
 APPLICATION_NAME = "techhub-lake cdc"
 
 
@@ -72,6 +74,13 @@ class SlotState:
     active: bool = False
 
 
+def slot_name(url: str) -> str:
+    """The lake's replication slot for the database at ``url``: ``techhub_lake_<database>`` (slot
+    names are server-wide, lower case letters, digits and underscores, at most 63 characters)."""
+    database = make_url(libpq_url(url)).database or "postgres"
+    return (SLOT_PREFIX + re.sub(r"[^a-z0-9_]", "_", database.lower()))[:63]
+
+
 def lsn_text(lsn: int) -> str:
     """An LSN as PostgreSQL writes it (``16/B374D848``)."""
     return f"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}"
@@ -103,7 +112,7 @@ def slot_state(url: str) -> SlotState:
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT confirmed_flush_lsn::text, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, "
-                        "wal_status, active FROM pg_replication_slots WHERE slot_name = %s", (SLOT,))
+                        "wal_status, active FROM pg_replication_slots WHERE slot_name = %s", (slot_name(url),))
             row = cur.fetchone()
     finally:
         conn.close()
@@ -125,7 +134,7 @@ def new_slot(url: str) -> Iterator[tuple[int, str]]:
         raise connection_error(url, str(exc)) from None
     try:
         with conn.cursor() as cur:
-            cur.execute(f"CREATE_REPLICATION_SLOT {SLOT} LOGICAL pgoutput (SNAPSHOT 'export')")
+            cur.execute(f"CREATE_REPLICATION_SLOT {slot_name(url)} LOGICAL pgoutput (SNAPSHOT 'export')")
             _name, consistent, snapshot, _plugin = cur.fetchone()
             yield lsn_value(consistent), snapshot
     finally:
@@ -179,7 +188,7 @@ def peek(url: str, max_changes: int, relations: dict[int, pgoutput.Relation] | N
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT lsn::text, data FROM pg_logical_slot_peek_binary_changes(%s, NULL, %s, "
-                        "'proto_version', '1', 'publication_names', %s)", (SLOT, max_changes, PUBLICATION))
+                        "'proto_version', '1', 'publication_names', %s)", (slot_name(url), max_changes, PUBLICATION))
             rows = cur.fetchall()
         conn.rollback()
     finally:
@@ -217,7 +226,7 @@ def confirm(url: str, lsn: int) -> None:
     try:
         conn.autocommit = True
         with conn.cursor() as cur:
-            cur.execute("SELECT pg_replication_slot_advance(%s, %s::pg_lsn)", (SLOT, lsn_text(lsn)))
+            cur.execute("SELECT pg_replication_slot_advance(%s, %s::pg_lsn)", (slot_name(url), lsn_text(lsn)))
     finally:
         conn.close()
 
@@ -230,9 +239,9 @@ def drop(url: str) -> list[str]:
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",
-                        (SLOT,))
+                        (slot_name(url),))
             if cur.rowcount:
-                dropped.append(f"replication slot {SLOT}")
+                dropped.append(f"replication slot {slot_name(url)}")
             cur.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", (PUBLICATION,))
             if cur.fetchone():
                 cur.execute(sql.SQL("DROP PUBLICATION {}").format(sql.Identifier(PUBLICATION)))

@@ -145,6 +145,7 @@ def test_nothing_is_consumed_until_the_lake_confirms_it(source):
 def test_drop_removes_the_slot_and_the_publication(source):
     with cdc.new_slot(source):
         pass
-    assert cdc.drop(source) == [f"replication slot {cdc.SLOT}", f"publication {cdc.PUBLICATION}"]
+    assert cdc.drop(source) == [f"replication slot {cdc.slot_name(source)}", f"publication {cdc.PUBLICATION}"]
+    assert cdc.slot_name(source).startswith("techhub_lake_techhub_test_")  # one slot per source database
     assert not cdc.slot_state(source).exists
     assert cdc.drop(source) == []

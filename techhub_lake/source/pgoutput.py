@@ -32,6 +32,8 @@ UNCHANGED = _Unchanged()
 
 @dataclass(frozen=True)
 class Column:
+    """One column of a relation: its name, type OID and whether it is part of the replica identity key."""
+
     name: str
     type_oid: int
     part_of_key: bool
@@ -50,6 +52,8 @@ class Relation:
 
 @dataclass(frozen=True)
 class Begin:
+    """The start of a committed transaction: its commit LSN, commit time and xid."""
+
     final_lsn: int  # the transaction's commit LSN
     commit_ts: dt.datetime
     xid: int
@@ -57,6 +61,8 @@ class Begin:
 
 @dataclass(frozen=True)
 class Commit:
+    """The end of a transaction: its commit LSN and the LSN a consumer confirms after it."""
+
     commit_lsn: int
     end_lsn: int  # where the next transaction starts: what a consumer confirms
     commit_ts: dt.datetime
@@ -76,6 +82,8 @@ class RowChange:
 
 @dataclass(frozen=True)
 class Truncate:
+    """A TRUNCATE of one or more relations."""
+
     relation_ids: tuple[int, ...]
 
 

@@ -36,7 +36,7 @@ def lake_table_metadata(path: str, name: str | None = None, *, primary_key: tupl
     metadata = {TABLE_PATH_METADATA: path, TABLE_NAME_METADATA: f"{layer}.{name or path.rsplit('/', 1)[-1]}"}
     optional = {PRIMARY_KEY_METADATA: ", ".join(primary_key), WATERMARK_METADATA: watermark,
                 VERSIONS_OF_METADATA: versions_of, MASKED_METADATA: ", ".join(masked) if masked else None}
-    return metadata | {name: value for name, value in optional.items() if value}
+    return metadata | {key: value for key, value in optional.items() if value}
 
 
 def refreshed_by_metadata(sensor: str) -> dict[str, str]:

@@ -33,8 +33,6 @@ from techhub_lake.settings import DAGSTER_HOME_ENV, DAGSTER_STORAGE_URL_ENV, STA
 DAGSTER_DATABASE = "dagster"
 PROJECT_DAGSTER_YAML = "dagster.yaml"
 
-
-
 # Statement timeout (ms) of the storage connections a refresh holds: far above any bulk insert of events.
 STORAGE_STATEMENT_TIMEOUT_MS = 60_000
 

@@ -20,7 +20,7 @@ from techhub_lake.automation.interrupts import stop_requested, watch_stop_signal
 from techhub_lake.automation.recovery import fail_dead_runs
 from techhub_lake.automation.refresh import RefreshRun, execute_run, lake_files
 from techhub_lake.messages import UserError
-from techhub_lake.registry import TABLE_PATH_METADATA
+from techhub_lake.registry import table_path
 
 BRONZE_GROUP = "bronze"
 
@@ -32,7 +32,7 @@ def rebuild_target(defs: dg.Definitions, name: str) -> dg.AssetKey:
     wanted = name.strip().strip("/")
     for key in graph.materializable_asset_keys:
         node = graph.get(key)
-        if key.to_user_string() == wanted or node.metadata.get(TABLE_PATH_METADATA) == wanted:
+        if key.to_user_string() == wanted or table_path(node.metadata) == wanted:
             return key
     raise UserError(f"rebuild {name!r}: no asset of this lake has that key or table path; "
                      "give an asset key as the UI shows it, e.g. silver/account/user or gold/techhub/dm_users")
@@ -73,7 +73,7 @@ def rebuild_asset(name: str, *, reextract: bool = False, echo: Callable[[str], N
     watch_stop_signals()
     fail_dead_runs(instance, echo)
     lake = lake_files(defs)
-    path = defs.resolve_asset_graph().get(key).metadata[TABLE_PATH_METADATA]
+    path = table_path(defs.resolve_asset_graph().get(key).metadata)
     for number, run in enumerate(runs, start=1):
         if run.keys == (key,) and not path.startswith("bronze/") and lake.delete_dir(path):
             echo(f"deleted {lake.uri(path)}: {key.to_user_string()} is rebuilt from what is upstream of it")

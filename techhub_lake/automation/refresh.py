@@ -136,11 +136,12 @@ def plan_layer(defs: dg.Definitions, catalog: Catalog, instance: dg.DagsterInsta
     Daily assets share a run per partition range; the funnel gets a run per block of months whose
     requests changed; unpartitioned assets share one run."""
     lookbacks = {bronze_key(t): t.lookback for t in catalog.lake_tables}
+    graph = defs.resolve_asset_graph()
     spans: dict[tuple[str, str] | None, list[dg.AssetKey]] = {}
     for key in keys:
         partitions_def = defs.resolve_assets_def(key).partitions_def
         done = set(instance.get_materialized_partitions(key)) if partitions_def is not None else set()
-        if refreshed_by(defs.resolve_asset_graph().get(key).metadata) == FUNNEL_SENSOR:
+        if refreshed_by(graph.get(key).metadata) == FUNNEL_SENSOR:
             months = funnel_partitions_to_refresh(lake or lake_files(defs), catalog, done, now)
             for span in contiguous_ranges(months, partitions_def.get_partition_keys(current_time=now)):
                 spans.setdefault(span, []).append(key)

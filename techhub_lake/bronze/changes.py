@@ -89,14 +89,13 @@ def write_changes(lake: LakeFiles, tables: dict[str, CatalogTable], batch: cdc.C
 
 
 def drain_to_bronze(url: str, lake: LakeFiles, tables: Iterable[CatalogTable], timezone: str, *,
-                    max_changes: int = 50_000, max_batches: int | None = None) -> DrainOutcome:
+                    max_changes: int = 50_000) -> DrainOutcome:
     """Drain the slot into change files, batch after batch (whole transactions, about ``max_changes``
     changes each) until it is empty: each batch is published, then confirmed."""
     by_name = {t.name: t for t in tables}
     outcome = DrainOutcome()
     cdc.wait_for_flush(url)
-    batches = 0
-    while max_batches is None or batches < max_batches:
+    while True:
         batch = cdc.peek(url, max_changes)
         if batch.confirm_lsn is None:
             break
@@ -107,5 +106,4 @@ def drain_to_bronze(url: str, lake: LakeFiles, tables: Iterable[CatalogTable], t
         cdc.confirm(url, batch.confirm_lsn)
         outcome.transactions += batch.transactions
         outcome.confirmed_lsn = batch.confirm_lsn
-        batches += 1
     return outcome

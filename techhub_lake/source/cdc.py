@@ -177,12 +177,11 @@ def wait_for_flush(url: str, timeout_s: float = 10.0) -> bool:
         conn.close()
 
 
-def peek(url: str, max_changes: int, relations: dict[int, pgoutput.Relation] | None = None) -> ChangeBatch:
+def peek(url: str, max_changes: int) -> ChangeBatch:
     """The next whole transactions in the slot, about ``max_changes`` changes (a transaction is never
-    split), without consuming them. ``relations`` carries the relation messages of earlier batches:
-    the server sends a table's description once per session, and each peek is a session of its own,
-    so the server sends it again (kept here by relation id)."""
-    known = dict(relations or {})
+    split), without consuming them. Each peek is a decoding session of its own, in which the server
+    describes every table (a Relation message) before its first change."""
+    known: dict[int, pgoutput.Relation] = {}
     batch = ChangeBatch()
     conn = connect(url, application_name=APPLICATION_NAME)
     try:

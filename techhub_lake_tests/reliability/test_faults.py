@@ -30,7 +30,7 @@ from techhub_lake.gold.store import mart_content
 from techhub_lake.lake.delta import read_delta
 from techhub_lake.lake.layout import bronze_table_dir
 from techhub_lake.lake.storage import LakeFiles, S3Access
-from techhub_lake.registry import TABLE_PATH_METADATA
+from techhub_lake.registry import table_path
 from techhub_lake.resources import LakeStorage
 from techhub_lake.silver.current_state import silver_table_path
 from techhub_lake.source.churn import churn_source
@@ -118,7 +118,7 @@ def assert_funnel_equals_reference(stand: Stand) -> None:
 def assert_dimension_whole(stand: Stand) -> None:
     """One current version per user, unique surrogate keys, a current version for every user."""
     graph = stand.definitions().resolve_asset_graph()
-    dim = read_delta(stand.lake, graph.get(dg.AssetKey(["silver", "dim", "dim_user"])).metadata[TABLE_PATH_METADATA])
+    dim = read_delta(stand.lake, table_path(graph.get(dg.AssetKey(["silver", "dim", "dim_user"])).metadata))
     current = dim.filter(pl.col("is_current"))
     assert dim["user_sk"].is_duplicated().sum() == 0
     assert current["user_id"].is_duplicated().sum() == 0

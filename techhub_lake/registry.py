@@ -104,6 +104,13 @@ def lake_tables(specs: Iterable[dg.AssetSpec]) -> list[LakeTable]:
     return tables
 
 
+def tables_read_by(specs: Iterable[dg.AssetSpec], key: dg.AssetKey) -> dict[str, LakeTable]:
+    """The lake tables asset ``key`` depends on, by their name inside their layer."""
+    specs = list(specs)
+    parents = {dep.asset_key for spec in specs if spec.key == key for dep in spec.deps}
+    return {table.name: table for table in lake_tables(spec for spec in specs if spec.key in parents)}
+
+
 def table_path(metadata: dict) -> str | None:
     """Where an asset's table lives (relative to the lake root), from its spec metadata."""
     value = metadata.get(TABLE_PATH_METADATA)

@@ -20,7 +20,7 @@ from techhub_lake.automation.sensors import (
 from techhub_lake.automation.upkeep import upkeep_schedule
 from techhub_lake.catalog import Catalog
 from techhub_lake.gold.funnel import FUNNEL_SENSOR
-from techhub_lake.registry import refreshed_by
+from techhub_lake.registry import declared_specs, refreshed_by, tables_read_by
 from techhub_lake.settings import automation_interval_minutes
 
 AUTOMATION_SENSOR = "techhub_automation"
@@ -42,7 +42,7 @@ def automated(layers: dg.Definitions, catalog: Catalog) -> dg.Definitions:
         asset_checks=[*(layers.asset_checks or []), *deadlines],
         sensors=[
             build_source_change_sensor(catalog),
-            build_funnel_sensor(catalog, funnel),
+            build_funnel_sensor(catalog, funnel, tables_read_by(declared_specs(layers), funnel)),
             run_failure_sensor,
             dead_runs_sensor,
             # evaluates the silver and gold automation conditions (and the bronze partition deadlines'

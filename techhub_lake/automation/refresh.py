@@ -31,7 +31,7 @@ from techhub_lake.catalog import Catalog
 from techhub_lake.gold.funnel import FUNNEL_SENSOR, contiguous_ranges, funnel_partitions_to_refresh
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.messages import UserError
-from techhub_lake.registry import refreshed_by
+from techhub_lake.registry import refreshed_by, tables_read_by
 
 if TYPE_CHECKING:  # Dagster's asset graph type, for the annotation only
     from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
@@ -142,7 +142,8 @@ def plan_layer(defs: dg.Definitions, catalog: Catalog, instance: dg.DagsterInsta
         partitions_def = defs.resolve_assets_def(key).partitions_def
         done = set(instance.get_materialized_partitions(key)) if partitions_def is not None else set()
         if refreshed_by(graph.get(key).metadata) == FUNNEL_SENSOR:
-            months = funnel_partitions_to_refresh(lake or lake_files(defs), catalog, done, now)
+            inputs = tables_read_by(defs.resolve_all_asset_specs(), key)
+            months = funnel_partitions_to_refresh(lake or lake_files(defs), catalog, done, inputs, now)
             for span in contiguous_ranges(months, partitions_def.get_partition_keys(current_time=now)):
                 spans.setdefault(span, []).append(key)
         elif partitions_def is not None:

@@ -35,8 +35,8 @@ from techhub_lake.gold.funnel import (
 )
 from techhub_lake.lake.delta import scan_delta, write_delta
 from techhub_lake.messages import first_line
+from techhub_lake.registry import LakeTable
 from techhub_lake.resources import LakeStorage, SourceDatabase
-from techhub_lake.silver.current_state import silver_table_path
 from techhub_lake.source.connection import SourceUnavailable
 
 FUNNEL_HEARTBEAT = dt.timedelta(minutes=30)  # the funnel's tightest upstream target
@@ -108,9 +108,10 @@ def build_source_change_sensor(catalog: Catalog) -> dg.SensorDefinition:
     return source_change_sensor
 
 
-def build_funnel_sensor(catalog: Catalog, funnel: dg.AssetKey) -> dg.SensorDefinition:
-    """Requests the months of the funnel mart (asset ``funnel``) whose requests changed in silver (one
-    run per block of months)."""
+def build_funnel_sensor(catalog: Catalog, funnel: dg.AssetKey, inputs: dict[str, LakeTable]) -> dg.SensorDefinition:
+    """Requests the months of the funnel mart (asset ``funnel``, reading the tables ``inputs``) whose
+    requests changed in silver (one run per block of months)."""
+    requests = inputs["service_servicerequest"]
     partitions_def = monthly_partitions(catalog)
 
     @dg.sensor(name=FUNNEL_SENSOR, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
@@ -123,10 +124,10 @@ def build_funnel_sensor(catalog: Catalog, funnel: dg.AssetKey) -> dg.SensorDefin
                                                 limit=1):
                 return dg.SkipReason(f"a {trigger} run is in progress; the funnel waits for it")
         files = lake.files()
-        if scan_delta(files, silver_table_path(catalog.table("service_servicerequest"))) is None:
-            return dg.SkipReason("silver/service/servicerequest has not been built yet")
+        if scan_delta(files, requests.path) is None:
+            return dg.SkipReason(f"{requests.key.to_user_string()} has not been built yet")
         done = context.instance.get_materialized_partitions(funnel)
-        months = funnel_partitions_to_refresh(files, catalog, done)
+        months = funnel_partitions_to_refresh(files, catalog, done, inputs)
         if not months and heartbeat_due(context.instance, funnel, FUNNEL_HEARTBEAT):
             months = [partitions_def.get_last_partition_key()]  # the current month, to stay fresh
         if not months:

@@ -20,7 +20,7 @@ from techhub_lake.gold.marts import FUNNEL, request_month
 from techhub_lake.gold.store import gold_path
 from techhub_lake.lake.delta import scan_delta
 from techhub_lake.lake.storage import LakeFiles
-from techhub_lake.silver.current_state import silver_table_path
+from techhub_lake.registry import LakeTable
 
 FUNNEL_SENSOR = "funnel_months_sensor"  # picks the months whose requests changed (automation/sensors.py)
 
@@ -99,12 +99,12 @@ def contiguous_ranges(keys: list[str], partition_keys: list[str]) -> list[tuple[
 
 
 def funnel_partitions_to_refresh(lake: LakeFiles, catalog: Catalog, materialized: Iterable[str],
-                                 now: dt.datetime | None = None) -> list[str]:
+                                 inputs: dict[str, LakeTable], now: dt.datetime | None = None) -> list[str]:
     """The funnel's months to re-materialize now: those never materialized and those whose requests
-    changed in silver since the mart was computed (see :func:`months_to_refresh`)."""
+    changed in silver since the mart was computed (see :func:`months_to_refresh`). ``inputs`` are
+    the tables the funnel reads (``registry.tables_read_by``)."""
     keys = monthly_partitions(catalog).get_partition_keys(current_time=now)
-    requests, services = (scan_delta(lake, silver_table_path(catalog.table(name)))
-                          for name in ("service_servicerequest", "service_service"))
+    requests, services = (scan_delta(lake, inputs[name].path) for name in ("service_servicerequest", "service_service"))
     current = (month_fingerprints(requests, services, catalog.defaults.timezone).collect()
                if requests is not None and services is not None
                else pl.DataFrame(schema={"month": pl.Date, FINGERPRINT: pl.Int64}))

@@ -21,6 +21,7 @@ from techhub_lake.automation.sensors import (
 from techhub_lake.automation.source_changes import decode_cursor
 from techhub_lake.catalog import load_catalog
 from techhub_lake.definitions import build_definitions
+from techhub_lake.registry import tables_read_by
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.source.churn import churn_source
 from techhub_lake.source.generator import init_source
@@ -128,9 +129,10 @@ def test_a_failed_run_is_recorded_in_the_lake_and_posted_to_the_webhook(tmp_path
     assert _Hook.received[0]["text"].startswith("techhub-lake run failed: bronze/core/city")
 
 
-def test_the_funnel_sensor_waits_for_silver(tmp_path, dagster_instance):
+def test_the_funnel_sensor_waits_for_silver(tmp_path, dagster_instance, lake_defs):
     from techhub_lake.automation.sensors import build_funnel_sensor
 
     context = dg.build_sensor_context(instance=dagster_instance, resources={"lake": LakeStorage(root=str(tmp_path / "lake"))})
-    result = build_funnel_sensor(CATALOG, dg.AssetKey(["gold", "techhub", "dm_service_funnel"]))(context)
+    funnel = dg.AssetKey(["gold", "techhub", "dm_service_funnel"])
+    result = build_funnel_sensor(CATALOG, funnel, tables_read_by(lake_defs.resolve_all_asset_specs(), funnel))(context)
     assert isinstance(result, dg.SkipReason) and "silver/service/servicerequest has not been built yet" in result.skip_message

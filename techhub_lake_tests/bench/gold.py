@@ -18,6 +18,7 @@ import dagster as dg
 from techhub_lake.automation.refresh import refresh_lake
 from techhub_lake.gold.funnel import funnel_partitions_to_refresh
 from techhub_lake.lake.storage import LakeFiles
+from techhub_lake.registry import tables_read_by
 from techhub_lake.source.churn import churn_source
 from techhub_lake_tests.bench import bench_arguments, peak_rss_mb, silver_lake
 from techhub_lake_tests.helpers import load_bronze, load_silver
@@ -46,7 +47,8 @@ def main() -> None:
         load_bronze(bench.url, lake, catalog, today - dt.timedelta(days=2), run_id="churn")
         load_silver(bench.url, lake, catalog)
         funnel = dg.AssetKey(["gold", "techhub", "dm_service_funnel"])
-        months = funnel_partitions_to_refresh(lake, catalog, instance.get_materialized_partitions(funnel))
+        inputs = tables_read_by(bench.defs.resolve_all_asset_specs(), funnel)
+        months = funnel_partitions_to_refresh(lake, catalog, instance.get_materialized_partitions(funnel), inputs)
         print(f"after one churn batch the funnel re-materializes {len(months)} month(s)")
 
 

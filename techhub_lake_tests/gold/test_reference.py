@@ -28,6 +28,7 @@ from techhub_lake.gold.store import content_digest, mart_content
 from techhub_lake.gold.techpark import DQ_METRICS, TECHPARK_MARTS
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.quality.targets import DQ_REPORT_KEY
+from techhub_lake.registry import tables_read_by
 from techhub_lake.resources import LakeStorage
 from techhub_lake.source.churn import churn_source
 from techhub_lake.source.generator import init_source
@@ -214,7 +215,8 @@ def test_churn_then_refresh_equals_the_reference_and_touches_only_changed_months
     window_start = at.astimezone(ZoneInfo(TIMEZONE)).date() - dt.timedelta(days=2)
     load_bronze(url, lake, CATALOG, window_start, run_id=f"round{round_number}")
     load_silver(url, lake, CATALOG)
-    sensed = build_funnel_sensor(CATALOG, FUNNEL_KEY)(dg.build_sensor_context(
+    funnel_inputs = tables_read_by(definitions_for(CATALOG, url, root).resolve_all_asset_specs(), FUNNEL_KEY)
+    sensed = build_funnel_sensor(CATALOG, FUNNEL_KEY, funnel_inputs)(dg.build_sensor_context(
         instance=instance, resources={"lake": LakeStorage(root=str(root))}))
     incremental = refresh_gold(url, root, instance, checks=False)
     # the funnel sensor asks for the same months the refresh re-materialized

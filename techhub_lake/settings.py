@@ -30,7 +30,8 @@ BIN_MASK_KEEP_LAST_ENV = "TECHHUB_BIN_MASK_KEEP_LAST"  # ... keeping this many t
 # Orchestration
 EXECUTOR_ENV = "TECHHUB_EXECUTOR"  # in_process (default), multiprocess or k8s
 AUTOMATION_INTERVAL_ENV = "TECHHUB_AUTOMATION_INTERVAL_MINUTES"  # silver/gold automation at most every N minutes (10)
-ALERT_WEBHOOK_ENV = "TECHHUB_ALERT_WEBHOOK"  # where failed runs are POSTed as JSON (unset: nowhere)
+ALERT_WEBHOOK_ENV = "TECHHUB_ALERT_WEBHOOK"  # where failed runs and CDC alerts are POSTed as JSON (unset: nowhere)
+CDC_WAL_ALERT_ENV = "TECHHUB_CDC_WAL_ALERT_MB"  # alert when the CDC slot retains more WAL than this (1024)
 DAGSTER_HOME_ENV = "DAGSTER_HOME"  # Dagster's instance directory (default <state dir>/dagster)
 DAGSTER_STORAGE_URL_ENV = "DAGSTER_POSTGRES_URL"  # Dagster's own storage (default: the embedded server)
 # Dagster's switches for partition events, with the lake's values: set in every process that can
@@ -82,6 +83,14 @@ def automation_interval_minutes() -> int:
 def alert_webhook() -> str | None:
     """``$TECHHUB_ALERT_WEBHOOK``, or None."""
     return configured(ALERT_WEBHOOK_ENV)
+
+
+def cdc_wal_alert_bytes() -> int:
+    """How much WAL the lake's replication slot may hold back before an alert (default 1024 MB)."""
+    value = configured(CDC_WAL_ALERT_ENV) or "1024"
+    if not value.isdigit() or int(value) < 1:
+        raise UserError(f"${CDC_WAL_ALERT_ENV}={value!r}: give a whole number of megabytes, at least 1")
+    return int(value) * 1024 * 1024
 
 
 def dagster_home() -> str | None:

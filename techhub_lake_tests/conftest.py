@@ -143,8 +143,9 @@ def dagster_instance(tmp_path, new_database) -> Iterator:
         yield instance
 
 
-def catalog_starting(tmp_path, start_date: str, path: str | None = None):
-    """The packaged catalog with history starting at ``start_date`` (fewer partitions for fast tests)."""
+def catalog_starting(tmp_path, start_date: str, path: str | None = None, strategies: dict[str, str] | None = None):
+    """The packaged catalog with history starting at ``start_date`` (fewer partitions for fast tests),
+    and the tables named in ``strategies`` switched to the strategy given."""
     import yaml
 
     from techhub_lake.catalog import load_catalog
@@ -152,6 +153,11 @@ def catalog_starting(tmp_path, start_date: str, path: str | None = None):
 
     doc = yaml.safe_load(DEFAULT_CATALOG_PATH.read_text(encoding="utf-8"))
     doc["defaults"]["start_date"] = start_date
+    for entry in doc["tables"]:
+        if entry["name"] in (strategies or {}):
+            entry["strategy"] = strategies[entry["name"]]
+            if strategies[entry["name"]] not in ("incremental", "append"):
+                entry.pop("partitioning", None)
     target = tmp_path / (path or "tables.yaml")
     target.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return load_catalog(target)

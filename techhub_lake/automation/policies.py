@@ -40,7 +40,7 @@ def downstream_condition() -> dg.AutomationCondition:
 
 def bronze_windows(catalog: Catalog) -> dict[dg.AssetKey, dt.timedelta]:
     """Each bronze asset's freshness target from the catalog."""
-    return {bronze_key(t): t.freshness for t in catalog.lake_tables}
+    return {bronze_key(t): t.freshness for t in catalog.lake_tables if t.freshness is not None}
 
 
 def tightest_upstream(assets: Iterable[dg.AssetsDefinition], windows: dict[dg.AssetKey, dt.timedelta]) -> dict[dg.AssetKey, dt.timedelta]:

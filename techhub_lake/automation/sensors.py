@@ -4,14 +4,12 @@ failed runs are recorded (and posted to a webhook when one is configured)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
-import urllib.request
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pyarrow as pa
 
-from techhub_lake import settings
+from techhub_lake.alerts import alert
 from techhub_lake.automation.refresh import (
     RANGE_END_TAG,
     RANGE_START_TAG,
@@ -158,15 +156,10 @@ def failure_record(run: dg.DagsterRun, assets: list[dg.AssetKey], error: str, st
             "step": step, "error": error, "failed_at": at}
 
 
-def post_alert(url: str, record: dict[str, object]) -> None:
-    """POST a failure to a webhook as JSON (Slack-compatible ``text`` plus the fields)."""
-    body = {"text": f"techhub-lake run failed: {record['assets'] or record['job']} "
-                    f"{record['partition'] or ''}: {record['error']}".strip(),
-            **{k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in record.items()}}
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10):
-        pass
+def alert_text(record: dict[str, object]) -> str:
+    """The one line a failed run's alert says."""
+    return (f"techhub-lake run failed: {record['assets'] or record['job']} "
+            f"{record['partition'] or ''}: {record['error']}").strip()
 
 
 @dg.run_failure_sensor(name="run_failure_sensor", default_status=dg.DefaultSensorStatus.RUNNING,
@@ -184,6 +177,4 @@ def run_failure_sensor(context: dg.RunFailureSensorContext, lake: LakeStorage) -
     files = lake.files()
     write_delta(files, RUN_FAILURES, pa.Table.from_pylist([record], schema=RUN_FAILURE_SCHEMA), "append")
     context.log.info(f"recorded failure of run {record['run_id']}: {record['error']}")
-    webhook = settings.alert_webhook()
-    if webhook:
-        post_alert(webhook, record)
+    alert(alert_text(record), record)

@@ -24,7 +24,7 @@ from techhub_lake.bronze.metadata_log import (
     record_schema_version,
 )
 from techhub_lake.bronze.specs import bronze_key, bronze_spec
-from techhub_lake.catalog import Catalog, CatalogError, CatalogTable
+from techhub_lake.catalog import Catalog, CatalogError, CatalogTable, Partitioning
 from techhub_lake.faults import fault_point
 from techhub_lake.lake.layout import EXTRACTION_LOGS, SCHEMA_VERSIONS, bronze_table_dir
 from techhub_lake.lake.storage import LakeFiles
@@ -121,9 +121,12 @@ def bronze_metadata(extraction: Extraction, version: SchemaVersion, lake: LakeFi
 def extract_and_record(url: str, lake: LakeFiles, table: CatalogTable, catalog: Catalog, *,
                        days: list[DayWindow] | None, snapshot_day: dt.date | None, run_id: str,
                        asset_key: str = "", statement_timeout_ms: int | None = None, on_batch=None,
-                       log: Callable[[str], None] = lambda _: None) -> tuple[Extraction, SchemaVersion]:
+                       log: Callable[[str], None] = lambda _: None, exported: str | None = None,
+                       path: str | None = None) -> tuple[Extraction, SchemaVersion]:
     """Extract days (or a snapshot) and record it in the lake: a schema version and an extraction log
-    record, failed extractions included. What the bronze asset runs, and what silver reads back."""
+    record, failed extractions included. What the bronze asset runs, and what silver reads back.
+    ``exported`` and ``path``: a snapshot read in an exported snapshot into ``path`` (the first
+    snapshot of a captured table, see ``bronze.stream``)."""
     started = dt.datetime.now(dt.UTC)
     first = days[0].day if days else snapshot_day
     last = days[-1].day if days else snapshot_day
@@ -140,7 +143,7 @@ def extract_and_record(url: str, lake: LakeFiles, table: CatalogTable, catalog: 
             extraction = extract_days(url, lake, table, days, **options)
         else:
             log(f"extracting {table.name}: snapshot of {snapshot_day}")
-            extraction = extract_snapshot(url, lake, table, snapshot_day, **options)
+            extraction = extract_snapshot(url, lake, table, snapshot_day, exported=exported, path=path, **options)
     except Exception as exc:
         record |= {"finished_at": dt.datetime.now(dt.UTC), "error": first_line(exc)}
         try:
@@ -208,5 +211,7 @@ def build_bronze_asset(table: CatalogTable, catalog: Catalog) -> dg.AssetsDefini
 
 
 def build_bronze_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
-    """One bronze asset per table the lake loads, in catalog order."""
-    return [build_bronze_asset(table, catalog) for table in catalog.lake_tables]
+    """One bronze asset per table the lake loads by query (daily partitions or snapshots), in
+    catalog order; the captured tables (``strategy: cdc``) are ``bronze.stream_asset``'s."""
+    return [build_bronze_asset(table, catalog) for table in catalog.lake_tables
+            if table.partitioning != Partitioning.STREAM]

@@ -5,9 +5,13 @@ from __future__ import annotations
 import dagster as dg
 
 from techhub_lake.bronze.assets import build_bronze_assets
-from techhub_lake.catalog import Catalog
+from techhub_lake.bronze.stream_asset import build_stream_asset
+from techhub_lake.catalog import Catalog, Partitioning
 
 
 def bronze_definitions(catalog: Catalog) -> dg.Definitions:
-    """Every catalog table's bronze asset (daily partitions or daily snapshots)."""
-    return dg.Definitions(assets=build_bronze_assets(catalog))
+    """Every catalog table's bronze asset: daily partitions or daily snapshots, and one step
+    following the replication slot for the captured tables (``strategy: cdc``), if any."""
+    captured = [t for t in catalog.lake_tables if t.partitioning == Partitioning.STREAM]
+    stream = [build_stream_asset(captured, catalog)] if captured else []
+    return dg.Definitions(assets=[*build_bronze_assets(catalog), *stream])

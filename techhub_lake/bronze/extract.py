@@ -342,19 +342,24 @@ def extract_snapshot(
     statement_timeout_ms: int | None = None,
     batch_size_hint: int = BATCH_SIZE_HINT_BYTES,
     on_batch: BatchHook | None = None,
+    exported: str | None = None,
+    path: str | None = None,
 ) -> Extraction:
     """Copy the whole table, in key order, into the snapshot file of ``day`` (an empty table gives
-    an empty file: the snapshot says the table was empty that day)."""
+    an empty file: the snapshot says the table was empty that day). With ``exported`` (a snapshot
+    another session exported) and ``path``, the copy is read in that snapshot and written there:
+    the first snapshot of a captured table, joined to its change stream."""
     started = dt.datetime.now(dt.UTC)
     remove_debris(lake, bronze_table_dir(table))  # what a killed earlier write of this table left
-    with arrow_snapshot(url, application_name=application_name, statement_timeout_ms=statement_timeout_ms) as cur:
+    with arrow_snapshot(url, application_name=application_name, statement_timeout_ms=statement_timeout_ms,
+                        exported=exported) as cur:
         plan = read_plan(cur, table, catalog_path)
         schema = plan.schema
         order = ", ".join(f'"{k}"' for k in table.primary_key)
         query = f"SELECT {plan.select} FROM {table.qualified_name} AS t ORDER BY {order}"
         extraction = Extraction(table=table, columns=plan.columns, query=query, started_at=started)
         encoders = _Encoders(workers=1)
-        target = _DayFile(lake, bronze_file(table, day), day, schema, plan.dictionary, encoders)
+        target = _DayFile(lake, path or bronze_file(table, day), day, schema, plan.dictionary, encoders)
         try:
             for count, raw in enumerate(_prefetch(stream_query(cur, query, batch_size_hint, table), cur.adbc_cancel), start=1):
                 batch = normalize_batch(raw, schema)

@@ -98,10 +98,11 @@ def record_schema_version(lake: LakeFiles, table: str, columns: list[SourceColum
     return SchemaVersion(version, True, fingerprint)
 
 
-def append_extraction_log(lake: LakeFiles, record: dict) -> None:
-    """Append one extraction's record (see ``EXTRACTION_LOGS_SCHEMA`` for the fields)."""
-    row = {name: record.get(name) for name in EXTRACTION_LOGS_SCHEMA.names}
-    _append(lake, EXTRACTION_LOGS, pa.Table.from_pylist([row], schema=EXTRACTION_LOGS_SCHEMA))
+def append_extraction_log(lake: LakeFiles, *records: dict) -> None:
+    """Append extraction records, in one commit (see ``EXTRACTION_LOGS_SCHEMA`` for the fields)."""
+    rows = [{name: record.get(name) for name in EXTRACTION_LOGS_SCHEMA.names} for record in records]
+    if rows:
+        _append(lake, EXTRACTION_LOGS, pa.Table.from_pylist(rows, schema=EXTRACTION_LOGS_SCHEMA))
 
 
 def read_extraction_logs(lake: LakeFiles, table: str) -> list[dict]:

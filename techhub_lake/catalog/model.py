@@ -43,6 +43,7 @@ class Strategy(StrEnum):
     FULL = "full"
     INCREMENTAL = "incremental"
     APPEND = "append"
+    CDC = "cdc"  # every change from the source's logical replication slot (``source.cdc``)
     EXCLUDE = "exclude"
 
 
@@ -51,6 +52,7 @@ class Partitioning(StrEnum):
 
     DAILY = "daily"  # one partition per calendar day of the watermark
     SNAPSHOT = "snapshot"  # one full copy per run day; the latest is the table
+    STREAM = "stream"  # a first snapshot, then change files in commit order (``strategy: cdc``)
     NONE = "none"  # not in the lake
 
 
@@ -58,6 +60,7 @@ _PARTITIONING_FOR = {
     Strategy.INCREMENTAL: Partitioning.DAILY,
     Strategy.APPEND: Partitioning.DAILY,
     Strategy.FULL: Partitioning.SNAPSHOT,
+    Strategy.CDC: Partitioning.STREAM,
     Strategy.EXCLUDE: Partitioning.NONE,
 }
 

@@ -13,6 +13,7 @@ BRONZE_ROOT = "bronze/techhub"
 METADATA_ROOT = f"{BRONZE_ROOT}/_metadata"
 SCHEMA_VERSIONS = f"{METADATA_ROOT}/schema_versions"
 EXTRACTION_LOGS = f"{METADATA_ROOT}/extraction_logs"
+CDC_STREAM_STATE = f"{METADATA_ROOT}/cdc_stream.json"  # the replication slot's snapshot: see bronze/stream.py
 
 
 def bronze_table_dir(table: CatalogTable) -> str:

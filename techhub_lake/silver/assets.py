@@ -23,6 +23,7 @@ from techhub_lake.silver.current_state import (
 from techhub_lake.silver.incremental import derive_changed
 from techhub_lake.silver.reconcile import reconcile_current_state
 from techhub_lake.silver.schema_drift import SchemaDrift
+from techhub_lake.silver.stream_state import follow_stream_in_silver, stream_metadata
 from techhub_lake.silver.transforms import quality_counts
 from techhub_lake.source.connection import SourceRefused
 from techhub_lake.source.policy import SOURCE_POOL, SOURCE_RETRY
@@ -37,8 +38,9 @@ def silver_key(table: CatalogTable) -> dg.AssetKey:
 
 def silver_spec(table: CatalogTable) -> dg.AssetSpec:
     """The asset spec of one table's current state."""
-    how = ("replaced by the latest snapshot" if table.partitioning == Partitioning.SNAPSHOT
-           else "merged from new bronze partitions, deletes applied from a primary-key listing of the source")
+    how = {Partitioning.SNAPSHOT: "replaced by the latest snapshot",
+           Partitioning.STREAM: "built from the replication slot's snapshot, every change after it applied in commit order",
+           }.get(table.partitioning, "merged from new bronze partitions, deletes applied from a primary-key listing of the source")
     return dg.AssetSpec(
         key=silver_key(table),
         deps=[bronze_key(table)],
@@ -100,7 +102,8 @@ def silver_op_name(table: CatalogTable) -> str:
 
 def build_silver_asset(table: CatalogTable, catalog: Catalog) -> dg.AssetsDefinition:
     """The current-state asset of one catalog table."""
-    reads_source = table.partitioning != Partitioning.SNAPSHOT
+    reads_source = table.partitioning == Partitioning.DAILY  # the primary-key listing, the reconciliation
+    captured = table.partitioning == Partitioning.STREAM
 
     @dg.multi_asset(name=silver_op_name(table), specs=[silver_spec(table)],
                     pool=SOURCE_POOL if reads_source else None, retry_policy=SOURCE_RETRY)
@@ -110,8 +113,11 @@ def build_silver_asset(table: CatalogTable, catalog: Catalog) -> dg.AssetsDefini
         url = source.resolved_url() if reads_source else ""
         try:
             with stop_fails_the_step():
-                outcome = merge_current_state(url, files, table, run_id=context.run.run_id,
-                                              statement_timeout_ms=source.statement_timeout_ms)
+                if captured:
+                    outcome = follow_stream_in_silver(files, table, run_id=context.run.run_id)
+                else:
+                    outcome = merge_current_state(url, files, table, run_id=context.run.run_id,
+                                                  statement_timeout_ms=source.statement_timeout_ms)
         except (SourceRefused, BrokenTable) as exc:  # the same on every retry: fail at once, saying why
             raise dg.Failure(description=str(exc), allow_retries=False) from None
         except CorruptBronzeFile as exc:
@@ -126,7 +132,13 @@ def build_silver_asset(table: CatalogTable, catalog: Catalog) -> dg.AssetsDefini
             context.log.info(f"{table.name}: new columns {', '.join(outcome.filled)}, computed for every row")
         context.log.info(f"{table.name}: +{outcome.inserted} ~{outcome.updated} -{outcome.deleted}, {outcome.rows} rows")
         metadata = merge_metadata(outcome, files.uri(silver_table_path(table)))
-        if config.reconcile:
+        if captured:
+            metadata |= stream_metadata(files, table)
+        if config.reconcile and captured:
+            context.log.info(f"{table.name}: no reconciliation: a captured table gets every change, deletes and "
+                             "updates that leave updated_at alone included, from the replication slot")
+            metadata["reconciliation/skipped"] = dg.MetadataValue.text("captured table (strategy: cdc)")
+        elif config.reconcile:
             report = reconcile_current_state(url, files, table, catalog_path=catalog.path, run_id=context.run.run_id,
                                              statement_timeout_ms=source.statement_timeout_ms)
             if report is not None:

@@ -38,6 +38,10 @@ from techhub_lake.source.reads import arrow_snapshot
 SILVER_ROOT = "silver/techhub"
 TOMBSTONES = f"{SILVER_ROOT}/_tombstones"
 CURSOR_KEY = "techhub.bronze_cursor"
+# a captured table's stream cursor: the snapshot it was built from, the last commit LSN applied
+STREAM_SNAPSHOT_KEY = "techhub.cdc_snapshot_lsn"
+STREAM_APPLIED_KEY = "techhub.cdc_applied_lsn"
+CURSOR_KEYS = (CURSOR_KEY, STREAM_SNAPSHOT_KEY, STREAM_APPLIED_KEY)
 WIDENED_KEY = "techhub.widened_columns"
 DELETED = "_deleted"
 ROW_HASH = "_row_hash"  # of the source columns: an unchanged row re-extracted is not rewritten
@@ -77,16 +81,34 @@ class MergeOutcome:
     filled: list[str] = field(default_factory=list)  # columns added, computed for the rows written before them
 
 
-def silver_cursor(lake: LakeFiles, table: CatalogTable) -> dt.datetime | None:
-    """The bronze extraction time the silver table has merged up to (from its own commit log)."""
-    delta = open_delta(lake, silver_table_path(table))
+def latest_commit_value(lake: LakeFiles, path: str, key: str) -> str | None:
+    """The newest value a commit of the Delta table at ``path`` recorded under ``key`` (a cursor)."""
+    delta = open_delta(lake, path)
     if delta is None:
         return None
     for commit in delta.history():  # newest first
-        value = commit.get(CURSOR_KEY)
+        value = commit.get(key)
         if value:
-            return dt.datetime.fromisoformat(value)
+            return value
     return None
+
+
+def bronze_cursor(cursor: dt.datetime | None) -> dict[str, str]:
+    """The commit metadata that records a bronze extraction time as the table's cursor."""
+    return {CURSOR_KEY: cursor.isoformat()} if cursor else {}
+
+
+def current_cursors(lake: LakeFiles, path: str) -> dict[str, str]:
+    """Every cursor the table's commits recorded, newest values: what a commit that only reshapes
+    the table (new columns filled, a type widened) carries on, so no cursor ages out of the log."""
+    found = {key: latest_commit_value(lake, path, key) for key in CURSOR_KEYS}
+    return {key: value for key, value in found.items() if value}
+
+
+def silver_cursor(lake: LakeFiles, table: CatalogTable) -> dt.datetime | None:
+    """The bronze extraction time the silver table has merged up to (from its own commit log)."""
+    value = latest_commit_value(lake, silver_table_path(table), CURSOR_KEY)
+    return dt.datetime.fromisoformat(value) if value else None
 
 
 def latest_versions(rows: pl.DataFrame, table: CatalogTable) -> pl.DataFrame:
@@ -114,7 +136,7 @@ def source_keys(url: str, table: CatalogTable, statement_timeout_ms: int | None)
         return pl.from_arrow(cur.fetch_arrow_table())
 
 
-def _silver_rows(lake: LakeFiles, path: str, table: CatalogTable, rows: pl.DataFrame) -> pl.DataFrame:
+def silver_rows(lake: LakeFiles, path: str, table: CatalogTable, rows: pl.DataFrame) -> pl.DataFrame:
     """The changed rows with silver's derived columns (dynamic ones known to the table included)."""
     target = open_delta(lake, path)
     known = set(target.to_pyarrow_dataset().schema.names) if target is not None else set()
@@ -127,7 +149,11 @@ def _key_predicate(table: CatalogTable) -> str:
 
 def _newer_predicate(table: CatalogTable) -> str:
     """A source row replaces the target's when it changed and was extracted later (or, extracted at
-    the same time, has a watermark at least as new): see ``latest_versions``."""
+    the same time, has a watermark at least as new): see ``latest_versions``. A captured table's
+    changes come in commit order and are applied once each: a changed row always replaces."""
+    changed = f"NOT s.{DELETED} AND (t.{ROW_HASH} IS NULL OR s.{ROW_HASH} <> t.{ROW_HASH})"
+    if table.partitioning == Partitioning.STREAM:
+        return changed
     wm = f"`{table.watermark}`"
     return (f"NOT s.{DELETED} AND (t.{ROW_HASH} IS NULL OR s.{ROW_HASH} <> t.{ROW_HASH}) AND "
             f"(t.{EXTRACTED_AT} IS NULL OR s.{EXTRACTED_AT} > t.{EXTRACTED_AT} OR "
@@ -135,8 +161,8 @@ def _newer_predicate(table: CatalogTable) -> str:
 
 
 def _merge(lake: LakeFiles, path: str, table: CatalogTable, source: pl.DataFrame,
-           cursor: dt.datetime | None) -> dict:
-    metadata = {CURSOR_KEY: cursor.isoformat()} if cursor else {}
+           commit: dict[str, str] | None) -> dict:
+    metadata = commit or {}
     delta = open_delta(lake, path)
     arrow = source.to_arrow()
     if delta is None:
@@ -154,7 +180,8 @@ def _merge(lake: LakeFiles, path: str, table: CatalogTable, source: pl.DataFrame
     )
 
 
-def _current_keys(lake: LakeFiles, path: str, table: CatalogTable) -> pl.DataFrame:
+def current_keys(lake: LakeFiles, path: str, table: CatalogTable) -> pl.DataFrame:
+    """The primary keys the silver table holds now (an empty frame before it exists)."""
     delta = open_delta(lake, path)
     if delta is None:
         return pl.DataFrame()
@@ -181,7 +208,7 @@ def merge_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, run_i
     chunks = chunks_of(changes.files, stats, BRONZE_BYTES_PER_MERGE) or [[]]
     for number, files in enumerate(chunks, start=1):
         last = number == len(chunks)
-        rows = _silver_rows(lake, path, table, latest_versions(read_bronze(lake, files, stats), table)) if files else None
+        rows = silver_rows(lake, path, table, latest_versions(read_bronze(lake, files, stats), table)) if files else None
         outcome.rows_read += 0 if rows is None else rows.height
         if not last:
             if rows is not None:  # upserts only; deletes and the cursor come with the last chunk
@@ -189,16 +216,16 @@ def merge_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, run_i
             continue
         # the last merge also removes what the source no longer has, and records the cursor
         live = source_keys(url, table, statement_timeout_ms)
-        known = _current_keys(lake, path, table)
+        known = current_keys(lake, path, table)
         if rows is not None:
             known = pl.concat([known, rows.select(table.primary_key)], how="vertical_relaxed") if known.width else rows.select(table.primary_key)
         gone = known.unique().join(live, on=list(table.primary_key), how="anti") if known.width else known
         upserts = rows.join(gone, on=list(table.primary_key), how="anti") if rows is not None and gone.height else rows
-        apply_changes(lake, path, table, upserts, gone, changes.cursor, outcome, run_id)
+        apply_changes(lake, path, table, upserts, gone, bronze_cursor(changes.cursor), outcome, run_id)
     if open_delta(lake, path) is None:
-        _create_empty(lake, path, table, changes.cursor)
+        create_empty(lake, path, table, bronze_cursor(changes.cursor))
     elif before:
-        _fill_new_columns(lake, path, table, before, outcome)
+        fill_new_columns(lake, path, table, before, outcome)
     record_table_state(lake, path, outcome)
     return outcome
 
@@ -223,21 +250,21 @@ def _first_load(url: str, lake: LakeFiles, path: str, table: CatalogTable, chang
         bronze = latest_versions(read_bronze(lake, files, stats), table)
         outcome.rows_read += bronze.height
         fresh = bronze.join(written, on=keys, how="anti").join(live, on=keys, how="semi")
-        rows = _silver_rows(lake, path, table, fresh)
+        rows = silver_rows(lake, path, table, fresh)
         cursor = changes.cursor if number == len(chunks) else None
         if rows.height or (cursor is not None and open_delta(lake, path) is not None):
-            _append(lake, path, rows, cursor, outcome)
+            append_rows(lake, path, rows, bronze_cursor(cursor), outcome)
             first_columns = first_columns or set(rows.columns)
         written = pl.concat([written, rows.select(keys)], how="vertical_relaxed")
     if open_delta(lake, path) is None:
-        _create_empty(lake, path, table, changes.cursor)
+        create_empty(lake, path, table, bronze_cursor(changes.cursor))
     elif first_columns:
-        _fill_new_columns(lake, path, table, first_columns, outcome)
+        fill_new_columns(lake, path, table, first_columns, outcome)
     record_table_state(lake, path, outcome)
     return outcome
 
 
-def _fill_new_columns(lake: LakeFiles, path: str, table: CatalogTable, before: set[str], outcome: MergeOutcome) -> None:
+def fill_new_columns(lake: LakeFiles, path: str, table: CatalogTable, before: set[str], outcome: MergeOutcome) -> None:
     """Compute the columns this refresh added (a goal or a tag key first seen in its rows) for the
     rows written before them, which Delta's schema evolution left NULL; one overwrite commit, only
     when a column was added (rare: a new key in the source's JSON). Only the new columns are taken
@@ -249,26 +276,26 @@ def _fill_new_columns(lake: LakeFiles, path: str, table: CatalogTable, before: s
     current = pl.from_arrow(target.to_pyarrow_table())
     recomputed = enrich(table, current, set(current.columns))
     filled = current.with_columns(recomputed.select(added))
-    cursor = silver_cursor(lake, table)
     write_delta(lake, path, filled, "overwrite", schema_mode="overwrite",
-                commit_properties=CommitProperties(custom_metadata={CURSOR_KEY: cursor.isoformat()} if cursor else {}))
+                commit_properties=CommitProperties(custom_metadata=current_cursors(lake, path)))
     outcome.filled.extend(added)
 
 
-def _append(lake: LakeFiles, path: str, rows: pl.DataFrame, cursor: dt.datetime | None, outcome: MergeOutcome) -> None:
+def append_rows(lake: LakeFiles, path: str, rows: pl.DataFrame, commit: dict[str, str] | None,
+                outcome: MergeOutcome) -> None:
     """Append rows (new columns added to the table, types widened first) in one commit, with the
     cursor if given."""
     target = open_delta(lake, path)
     if target is not None and rows.height:
         rows = _widen_for(lake, path, target, rows, outcome)
-    metadata = {CURSOR_KEY: cursor.isoformat()} if cursor else {}
+    metadata = commit or {}
     write_delta(lake, path, rows, "append", schema_mode="merge" if target is not None else None,
                 commit_properties=CommitProperties(custom_metadata=metadata))
     outcome.inserted += rows.height
 
 
 def apply_changes(lake: LakeFiles, path: str, table: CatalogTable, upserts: pl.DataFrame | None, gone: pl.DataFrame,
-                  cursor: dt.datetime | None, outcome: MergeOutcome, run_id: str) -> None:
+                  commit: dict[str, str] | None, outcome: MergeOutcome, run_id: str) -> None:
     """Upsert rows and delete keys in one MERGE (one commit, with the cursor if given); log the deletes."""
     parts = []
     target = open_delta(lake, path)
@@ -283,7 +310,7 @@ def apply_changes(lake: LakeFiles, path: str, table: CatalogTable, upserts: pl.D
     if gone.height:
         parts.append(gone.with_columns(pl.lit(True).alias(DELETED)))
     if parts:  # with no rows and no deletes there is nothing to commit, cursor included
-        metrics = _merge(lake, path, table, pl.concat(parts, how="diagonal_relaxed"), cursor)
+        metrics = _merge(lake, path, table, pl.concat(parts, how="diagonal_relaxed"), commit)
         outcome.inserted += metrics.get("num_target_rows_inserted", 0)
         outcome.updated += metrics.get("num_target_rows_updated", 0)
         outcome.deleted += metrics.get("num_target_rows_deleted", 0)
@@ -305,20 +332,19 @@ def _widen_for(lake: LakeFiles, path: str, target: DeltaTable, upserts: pl.DataF
         current = cast_to(pl.from_arrow(target.to_pyarrow_table()), grown)
         described = "; ".join(c.describe() for c in changes if c.column in grown)
         write_delta(lake, path, current, "overwrite", schema_mode="overwrite",
-                    commit_properties=CommitProperties(custom_metadata={WIDENED_KEY: described}))
+                    commit_properties=CommitProperties(custom_metadata={WIDENED_KEY: described} | current_cursors(lake, path)))
         outcome.widened.extend(c.describe() for c in changes if c.column in grown)
     return cast_to(upserts, {c.column: c.widened for c in changes})
 
 
-def _create_empty(lake: LakeFiles, path: str, table: CatalogTable, cursor: dt.datetime | None) -> None:
+def create_empty(lake: LakeFiles, path: str, table: CatalogTable, commit: dict[str, str] | None) -> None:
     """An empty table with the bronze schema (and silver's columns), so readers always find one."""
     schema = latest_bronze_schema(lake, table.name)
     if schema is None:
         return  # bronze has never run: nothing to describe the table by yet
     empty = pl.from_arrow(schema.empty_table()).with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias(EXTRACTED_AT))
     rows = enrich(table, latest_versions(empty, table))
-    metadata = {CURSOR_KEY: cursor.isoformat()} if cursor else {}
-    write_delta(lake, path, rows, "error", commit_properties=CommitProperties(custom_metadata=metadata))
+    write_delta(lake, path, rows, "error", commit_properties=CommitProperties(custom_metadata=commit or {}))
 
 
 def _replace_with_snapshot(lake: LakeFiles, path: str, table: CatalogTable, changes, outcome: MergeOutcome) -> MergeOutcome:
@@ -326,7 +352,7 @@ def _replace_with_snapshot(lake: LakeFiles, path: str, table: CatalogTable, chan
         record_table_state(lake, path, outcome)
         return outcome
     rows = enrich(table, read_bronze(lake, changes.files))
-    before = _current_keys(lake, path, table)
+    before = current_keys(lake, path, table)
     after = rows.select(table.primary_key)
     if before.width:
         outcome.deleted = before.join(after, on=list(table.primary_key), how="anti").height
@@ -335,7 +361,7 @@ def _replace_with_snapshot(lake: LakeFiles, path: str, table: CatalogTable, chan
     else:
         outcome.inserted = rows.height
     write_delta(lake, path, rows, "overwrite", schema_mode="overwrite",
-                commit_properties=CommitProperties(custom_metadata={CURSOR_KEY: changes.cursor.isoformat()}))
+                commit_properties=CommitProperties(custom_metadata=bronze_cursor(changes.cursor)))
     outcome.replaced = True
     outcome.rows_read = rows.height
     record_table_state(lake, path, outcome)

@@ -148,7 +148,8 @@ def _plain_type(data_type: pa.DataType) -> pa.DataType:
 _NOT_DECIMAL = pa.array(["nan", "infinity", "-infinity", "inf", "-inf"])
 
 
-def _to_decimal(text: pa.Array, decimal: pa.DataType) -> pa.Array:
+def text_to_decimal(text: pa.Array, decimal: pa.DataType) -> pa.Array:
+    """Decimal text as a decimal array (NaN and ±Infinity, which no decimal holds, as NULL)."""
     special = pc.is_in(pc.utf8_lower(text), value_set=_NOT_DECIMAL)
     if pc.any(special).as_py():
         text = pc.if_else(special, pa.scalar(None, text.type), text)
@@ -163,7 +164,7 @@ def normalize_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
         if plain.type == field.type:
             arrays.append(plain)
         elif pa.types.is_decimal(field.type) and (pa.types.is_string(plain.type) or pa.types.is_large_string(plain.type)):
-            arrays.append(_to_decimal(plain, field.type))
+            arrays.append(text_to_decimal(plain, field.type))
         else:
             arrays.append(plain.cast(field.type))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)

@@ -30,6 +30,7 @@ from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
 from techhub_lake.source import pgoutput
+from techhub_lake.source.arrow_types import SourceColumn
 from techhub_lake.source.connection import connect, connection_error, libpq_url
 
 PUBLICATION = "techhub_lake"  # publications belong to one database
@@ -69,9 +70,16 @@ class SlotState:
 
     exists: bool
     confirmed_lsn: int | None = None
-    retained_wal_bytes: int | None = None
+    retained_wal_bytes: int | None = None  # WAL the server keeps for the slot (from its restart LSN)
+    lag_bytes: int | None = None  # WAL written since the lake's last confirmation
     wal_status: str | None = None
     active: bool = False
+
+    @property
+    def invalidated(self) -> bool:
+        """Whether the server gave up the slot (its WAL outgrew ``max_slot_wal_keep_size``): its
+        changes are lost, and the lake must take a new snapshot."""
+        return self.exists and self.wal_status == "lost"
 
 
 def slot_name(url: str) -> str:
@@ -92,6 +100,13 @@ def lsn_value(text: str) -> int:
     return (int(high, 16) << 32) | int(low, 16)
 
 
+def _reader(url: str) -> psycopg2.extensions.connection:
+    """A read-only session: peeking at and advancing the slot write no data."""
+    conn = connect(url, application_name=APPLICATION_NAME)
+    conn.set_session(readonly=True, autocommit=True)
+    return conn
+
+
 def ensure_publication(url: str, tables: list[str], schema: str = "public") -> None:
     """The lake's publication, publishing exactly ``tables`` (created, or its table list set)."""
     conn = connect(url, application_name=APPLICATION_NAME)
@@ -108,18 +123,19 @@ def ensure_publication(url: str, tables: list[str], schema: str = "public") -> N
 
 def slot_state(url: str) -> SlotState:
     """The lake's slot as the server sees it (``exists=False`` when there is none)."""
-    conn = connect(url, application_name=APPLICATION_NAME)
+    conn = _reader(url)
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT confirmed_flush_lsn::text, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, "
-                        "wal_status, active FROM pg_replication_slots WHERE slot_name = %s", (slot_name(url),))
+                        "pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint, wal_status, active "
+                        "FROM pg_replication_slots WHERE slot_name = %s", (slot_name(url),))
             row = cur.fetchone()
     finally:
         conn.close()
     if row is None:
         return SlotState(exists=False)
-    confirmed, retained, status, active = row
-    return SlotState(True, lsn_value(confirmed) if confirmed else None, retained, status, active)
+    confirmed, retained, lag, status, active = row
+    return SlotState(True, lsn_value(confirmed) if confirmed else None, retained, lag, status, active)
 
 
 @contextlib.contextmanager
@@ -177,19 +193,31 @@ def wait_for_flush(url: str, timeout_s: float = 10.0) -> bool:
         conn.close()
 
 
-def peek(url: str, max_changes: int) -> ChangeBatch:
-    """The next whole transactions in the slot, about ``max_changes`` changes (a transaction is never
-    split), without consuming them. Each peek is a decoding session of its own, in which the server
-    describes every table (a Relation message) before its first change."""
-    known: dict[int, pgoutput.Relation] = {}
-    batch = ChangeBatch()
-    conn = connect(url, application_name=APPLICATION_NAME)
+def flushed_lsn(url: str) -> int:
+    """The server's WAL flushed so far: what a peek can see now."""
+    conn = _reader(url)
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT lsn::text, data FROM pg_logical_slot_peek_binary_changes(%s, NULL, %s, "
-                        "'proto_version', '1', 'publication_names', %s)", (slot_name(url), max_changes, PUBLICATION))
+            cur.execute("SELECT pg_current_wal_flush_lsn()::text")
+            return lsn_value(cur.fetchone()[0])
+    finally:
+        conn.close()
+
+
+def peek(url: str, max_changes: int, upto_lsn: int | None = None) -> ChangeBatch:
+    """The next whole transactions in the slot, about ``max_changes`` changes (a transaction is never
+    split), committed before ``upto_lsn`` if given, without consuming them. Each peek is a decoding
+    session of its own, in which the server describes every table (a Relation message) before its
+    first change."""
+    known: dict[int, pgoutput.Relation] = {}
+    batch = ChangeBatch()
+    conn = _reader(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT lsn::text, data FROM pg_logical_slot_peek_binary_changes(%s, %s::pg_lsn, %s, "
+                        "'proto_version', '1', 'publication_names', %s)",
+                        (slot_name(url), lsn_text(upto_lsn) if upto_lsn is not None else None, max_changes, PUBLICATION))
             rows = cur.fetchall()
-        conn.rollback()
     finally:
         conn.close()
     begin: pgoutput.Begin | None = None
@@ -221,11 +249,64 @@ def peek(url: str, max_changes: int) -> ChangeBatch:
 def confirm(url: str, lsn: int) -> None:
     """Tell the server the lake holds everything before ``lsn``: the slot moves on and the server may
     recycle that WAL. Call only after the changes are durably published."""
-    conn = connect(url, application_name=APPLICATION_NAME)
+    conn = _reader(url)
     try:
-        conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute("SELECT pg_replication_slot_advance(%s, %s::pg_lsn)", (slot_name(url), lsn_text(lsn)))
+    finally:
+        conn.close()
+
+
+def pending_changes(url: str) -> bool:
+    """Whether the slot holds a change of a published table: a peek at one change up to the WAL
+    flushed now. When it holds none, the slot is moved past that WAL (other tables' and other
+    databases' writes, Dagster's own storage on the embedded server), so an idle lake neither
+    retains WAL nor looks behind. What the CDC sensor asks every tick."""
+    upto = flushed_lsn(url)
+    if peek(url, 1, upto).changes:
+        return True
+    state = slot_state(url)
+    if state.exists and state.confirmed_lsn is not None and state.confirmed_lsn < upto:
+        confirm(url, upto)
+    return False
+
+
+_TYPES_QUERY = """
+SELECT t.oid, t.typcategory = 'A', coalesce(b.typname, t.typname)
+FROM pg_type t LEFT JOIN pg_type b ON t.typtype = 'd' AND b.oid = t.typbasetype
+WHERE t.oid = ANY(%s)
+"""
+
+
+def relation_columns(url: str, relation: pgoutput.Relation) -> list[SourceColumn]:
+    """A relation's columns as ``information_schema`` would describe them (type names from the
+    type OIDs the stream carries, a numeric's precision and scale from its modifier), so a schema
+    seen in the stream has the same fingerprint as one read from the catalog."""
+    conn = _reader(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(_TYPES_QUERY, (sorted({c.type_oid for c in relation.columns}),))
+            types = {oid: (is_array, name) for oid, is_array, name in cur.fetchall()}
+    finally:
+        conn.close()
+    columns = []
+    for column in relation.columns:
+        is_array, name = types.get(column.type_oid, (False, "text"))
+        precision = scale = None
+        if name == "numeric" and column.type_modifier >= 4:
+            precision, scale = ((column.type_modifier - 4) >> 16) & 0xFFFF, (column.type_modifier - 4) & 0xFFFF
+        columns.append(SourceColumn(column.name, "ARRAY" if is_array else name, name, precision, scale))
+    return columns
+
+
+def drop_slot(url: str) -> bool:
+    """Drop the lake's slot if there is one (before a new one is made); whether there was."""
+    conn = _reader(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",
+                        (slot_name(url),))
+            return bool(cur.rowcount)
     finally:
         conn.close()
 

@@ -32,11 +32,13 @@ UNCHANGED = _Unchanged()
 
 @dataclass(frozen=True)
 class Column:
-    """One column of a relation: its name, type OID and whether it is part of the replica identity key."""
+    """One column of a relation: its name, type OID and modifier (``atttypmod``: a numeric's precision
+    and scale, a varchar's length; -1 for none), and whether it is part of the replica identity key."""
 
     name: str
     type_oid: int
     part_of_key: bool
+    type_modifier: int = -1
 
 
 @dataclass(frozen=True)
@@ -144,9 +146,9 @@ def decode(payload: bytes | memoryview) -> Message:
         for _ in range(count):
             flags = data[at]
             column, at = _string(data, at + 1)
-            type_oid, _modifier = struct.unpack_from(">ii", data, at)
+            type_oid, modifier = struct.unpack_from(">ii", data, at)
             at += 8
-            columns.append(Column(column, type_oid, bool(flags & 1)))
+            columns.append(Column(column, type_oid, bool(flags & 1), modifier))
         return Relation(relation_id, namespace, name, identity, tuple(columns))
     if kind == "I":
         (relation_id,) = _INT32.unpack_from(data, 1)

@@ -59,8 +59,10 @@ def adbc_uri(url: str, application_name: str, statement_timeout_ms: int | None) 
 
 
 @contextlib.contextmanager
-def arrow_snapshot(url: str, *, application_name: str, statement_timeout_ms: int | None) -> Iterator:
-    """An ADBC cursor in one read-only REPEATABLE READ transaction on the source."""
+def arrow_snapshot(url: str, *, application_name: str, statement_timeout_ms: int | None,
+                   exported: str | None = None) -> Iterator:
+    """An ADBC cursor in one read-only REPEATABLE READ transaction on the source; in the snapshot
+    another session ``exported`` (``pg_export_snapshot``, a new replication slot) when given."""
     import adbc_driver_manager
     import adbc_driver_postgresql.dbapi as adbc
 
@@ -70,6 +72,8 @@ def arrow_snapshot(url: str, *, application_name: str, statement_timeout_ms: int
         raise connection_error(url, str(exc)) from None
     try:
         with conn.cursor() as cur:
+            if exported is not None:  # must be the transaction's first statement
+                cur.execute("SET TRANSACTION SNAPSHOT '" + exported.replace("'", "''") + "'")
             yield cur
         conn.rollback()
     finally:

@@ -33,11 +33,6 @@ def silver_column(table: CatalogTable, source_column: str) -> str:
     return f"{source_column}_json" if source_column in multilingual_columns(table) else source_column
 
 
-# Credentials never reach silver: a password hash is no attribute to analyse, and silver is read by
-# every analyst (bronze keeps the raw row, masked in every preview).
-CREDENTIAL_COLUMNS = frozenset({"password"})
-
-
 def enrich(table: CatalogTable, frame: pl.DataFrame, known: set[str] | None = None) -> pl.DataFrame:
     """The silver columns of some source rows: the source columns plus everything derived from them.
 

@@ -1,0 +1,187 @@
+"""Silver current state of a captured table (``strategy: cdc``): its stream's snapshot, then every
+change after it in commit order, each commit LSN applied once.
+
+The table's Delta commits record where it stands: the snapshot it was built from
+(``techhub.cdc_snapshot_lsn``) and the last commit LSN applied (``techhub.cdc_applied_lsn``), in the
+same commit as the rows, so a crash never leaves them out of step and a re-delivered change is
+never applied twice. When bronze holds a newer snapshot (the first one, or one taken after the slot
+was lost), the table is brought to it first: rows upserted, keys the snapshot lacks deleted. Every
+applied change is also appended, typed and with silver's columns, to the table's changelog
+(``silver/techhub/_changes/<module>/<table>``), which the SCD2 dimensions read to open one version
+per committed change. No primary-key listing and no row-hash reconciliation: deletes and updates
+that leave ``updated_at`` alone arrive as changes like any other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import polars as pl
+import pyarrow.parquet as pq
+from deltalake import CommitProperties
+
+from techhub_lake.bronze.metadata_log import latest_bronze_schema
+from techhub_lake.bronze.stream import read_stream_state, snapshot_file
+from techhub_lake.catalog import CatalogTable
+from techhub_lake.faults import fault_point
+from techhub_lake.lake.delta import open_delta, write_delta
+from techhub_lake.lake.storage import LakeFiles
+from techhub_lake.silver.bronze_changes import EXTRACTED_AT
+from techhub_lake.silver.current_state import (
+    SILVER_ROOT,
+    STREAM_APPLIED_KEY,
+    STREAM_SNAPSHOT_KEY,
+    MergeOutcome,
+    append_rows,
+    apply_changes,
+    create_empty,
+    current_keys,
+    fill_new_columns,
+    latest_commit_value,
+    latest_versions,
+    record_table_state,
+    silver_rows,
+    silver_table_path,
+)
+from techhub_lake.silver.stream_changes import (
+    COMMIT_LSN,
+    COMMIT_TS,
+    LSN,
+    OP,
+    change_files_after,
+    fill_unchanged,
+    fold,
+    read_changes,
+    typed,
+)
+from techhub_lake.silver.transforms import silver_column
+from techhub_lake.source.cdc import lsn_text
+
+CHANGELOG_ROOT = f"{SILVER_ROOT}/_changes"
+CHANGELOG_COLUMNS = {OP: "_op", LSN: "_lsn", COMMIT_LSN: "_commit_lsn", COMMIT_TS: "_commit_ts"}
+SNAPSHOT_ROWS_PER_CHUNK = 100_000  # a snapshot is applied in chunks of rows: memory stays bounded
+
+
+def changelog_path(table: CatalogTable) -> str:
+    """``silver/techhub/_changes/<module>/<table>``: every applied change of a captured table."""
+    return f"{CHANGELOG_ROOT}/{table.module}/{table.short_name}"
+
+
+def stream_cursor(lake: LakeFiles, path: str) -> tuple[int | None, int | None]:
+    """(the snapshot LSN the table was built from, the last commit LSN applied) of a silver table."""
+    values = [latest_commit_value(lake, path, key) for key in (STREAM_SNAPSHOT_KEY, STREAM_APPLIED_KEY)]
+    return tuple(int(v) if v else None for v in values)  # type: ignore[return-value]
+
+
+def stream_metadata(lake: LakeFiles, table: CatalogTable) -> dict[str, dg.MetadataValue]:
+    """Where a captured table's silver stands in its stream, for the UI."""
+    built_from, applied = stream_cursor(lake, silver_table_path(table))
+    metadata = {"changelog_path": dg.MetadataValue.path(lake.uri(changelog_path(table)))}
+    if built_from is not None:
+        metadata["stream/snapshot_lsn"] = dg.MetadataValue.text(lsn_text(built_from))
+    if applied is not None and applied >= (built_from or 0):
+        metadata["stream/applied_lsn"] = dg.MetadataValue.text(lsn_text(applied))
+    return metadata
+
+
+def _cursor(snapshot_lsn: int, applied_lsn: int) -> dict[str, str]:
+    return {STREAM_SNAPSHOT_KEY: str(snapshot_lsn), STREAM_APPLIED_KEY: str(applied_lsn)}
+
+
+def _apply_snapshot(lake: LakeFiles, path: str, table: CatalogTable, snapshot_lsn: int, taken: dt.datetime,
+                    outcome: MergeOutcome, run_id: str) -> None:
+    """Bring the table to the stream's snapshot: appended in chunks into a new table, or merged
+    into an existing one (changed rows upserted, keys the snapshot lacks deleted, the cursor with
+    the last commit)."""
+    source = snapshot_file(table, snapshot_lsn)
+    keys = list(table.primary_key)
+    cursor = _cursor(snapshot_lsn, snapshot_lsn - 1)
+    existed = open_delta(lake, path) is not None
+    handle = pq.ParquetFile(lake.fs.open_input_file(lake.path(source)))
+    snapshot_keys = pl.from_arrow(handle.read(columns=keys))
+    batches = list(handle.iter_batches(batch_size=SNAPSHOT_ROWS_PER_CHUNK)) or [handle.schema_arrow.empty_table()]
+    first_columns: set[str] = set()
+    for number, batch in enumerate(batches, start=1):
+        last = number == len(batches)
+        rows = pl.from_arrow(batch).with_columns(pl.lit(taken, pl.Datetime("us", "UTC")).alias(EXTRACTED_AT))
+        rows = silver_rows(lake, path, table, latest_versions(rows, table))
+        outcome.rows_read += rows.height
+        if not existed:
+            if rows.height or last:
+                append_rows(lake, path, rows, cursor if last else None, outcome)
+                first_columns = first_columns or set(rows.columns)
+            continue
+        gone = current_keys(lake, path, table).join(snapshot_keys, on=keys, how="anti") if last else rows.select(keys).clear()
+        apply_changes(lake, path, table, rows, gone, cursor if last else None, outcome, run_id)
+    if not existed and first_columns:
+        fill_new_columns(lake, path, table, first_columns, outcome)
+    outcome.replaced = True
+
+
+def _silver_as_source(lake: LakeFiles, path: str, table: CatalogTable, columns: list[str]) -> pl.DataFrame | None:
+    """The rows silver holds, by key, with the source columns as the source names them (what an
+    update's untouched TOASTed values are taken from)."""
+    delta = open_delta(lake, path)
+    if delta is None:
+        return None
+    present = set(delta.schema().to_arrow().names)
+    wanted = {c: silver_column(table, c) for c in {*table.primary_key, *columns}}
+    frame = pl.from_arrow(delta.to_pyarrow_table(columns=[s for s in wanted.values() if s in present]))
+    return frame.rename({s: c for c, s in wanted.items() if s in frame.columns and s != c})
+
+
+def _append_changelog(lake: LakeFiles, table: CatalogTable, rows: pl.DataFrame, snapshot_lsn: int) -> None:
+    """Append the changes the changelog does not hold yet (a crash between the changelog and the
+    table re-applies a batch: the changelog's own cursor keeps it from repeating)."""
+    path = changelog_path(table)
+    _, logged = stream_cursor(lake, path)
+    fresh = rows.filter(pl.col("_commit_lsn") > (logged or -1)) if logged is not None else rows
+    if not fresh.height:
+        return
+    applied = int(fresh["_commit_lsn"].max())
+    write_delta(lake, path, fresh, "append", schema_mode="merge" if open_delta(lake, path) is not None else None,
+                commit_properties=CommitProperties(custom_metadata=_cursor(snapshot_lsn, applied)))
+
+
+def follow_stream_in_silver(lake: LakeFiles, table: CatalogTable, *, run_id: str = "") -> MergeOutcome:
+    """Bring a captured table's silver current state up to what bronze's stream holds."""
+    path = silver_table_path(table)
+    outcome = MergeOutcome()
+    state = read_stream_state(lake)
+    if state is None or not state.complete or table.name not in state.tables:
+        record_table_state(lake, path, outcome)  # bronze has no snapshot of it yet
+        return outcome
+    built_from, applied = stream_cursor(lake, path)
+    if built_from != state.snapshot_lsn or open_delta(lake, path) is None:
+        _apply_snapshot(lake, path, table, state.snapshot_lsn, state.snapshot_at, outcome, run_id)
+        applied = state.snapshot_lsn - 1
+    files = change_files_after(lake, table, applied)
+    changes = read_changes(lake, files, applied)
+    outcome.files_read = len(files)
+    if changes.height:
+        schema = latest_bronze_schema(lake, table.name)
+        changes = typed(changes, schema)
+        keys = list(table.primary_key)
+        row_columns = [c for c in changes.columns if c not in (OP, LSN, COMMIT_LSN, COMMIT_TS, "xid", "_unchanged")]
+        changes = fill_unchanged(changes, keys, _silver_as_source(lake, path, table, row_columns))
+        upserts, deleted, truncated = fold(changes, keys)
+        outcome.rows_read = changes.height
+        before = set(open_delta(lake, path).schema().to_arrow().names)
+        rows = silver_rows(lake, path, table, latest_versions(
+            upserts.select(*row_columns, pl.col(COMMIT_TS).alias(EXTRACTED_AT)), table))
+        logged = silver_rows(lake, path, table, changes.select(
+            *row_columns, pl.col(COMMIT_TS).alias(EXTRACTED_AT), *(pl.col(c).alias(n) for c, n in CHANGELOG_COLUMNS.items())))
+        applied_now = int(changes[COMMIT_LSN].max())
+        _append_changelog(lake, table, logged, state.snapshot_lsn)
+        fault_point("silver.stream")  # the changelog has the batch, the table not yet
+        gone = deleted
+        if truncated:
+            gone = pl.concat([gone, current_keys(lake, path, table).join(rows.select(keys), on=keys, how="anti")],
+                             how="vertical_relaxed").unique()
+        apply_changes(lake, path, table, rows, gone, _cursor(state.snapshot_lsn, applied_now), outcome, run_id)
+        fill_new_columns(lake, path, table, before, outcome)
+    if open_delta(lake, path) is None:
+        create_empty(lake, path, table, _cursor(state.snapshot_lsn, applied))
+    record_table_state(lake, path, outcome)
+    return outcome

@@ -13,6 +13,7 @@ from techhub_lake.automation.policies import apply_policies, partition_deadline_
 from techhub_lake.automation.recovery import dead_runs_sensor
 from techhub_lake.automation.schedules import build_schedules
 from techhub_lake.automation.sensors import (
+    build_cdc_sensor,
     build_funnel_sensor,
     build_source_change_sensor,
     run_failure_sensor,
@@ -37,11 +38,13 @@ def automated(layers: dg.Definitions, catalog: Catalog) -> dg.Definitions:
     assets = list(layers.assets or [])
     deadlines = partition_deadline_checks(assets, catalog)
     (funnel,) = [spec.key for a in assets for spec in a.specs if refreshed_by(spec.metadata) == FUNNEL_SENSOR]
+    stream = build_cdc_sensor(catalog)
     return dg.Definitions(
         assets=apply_policies(assets, catalog),
         asset_checks=[*(layers.asset_checks or []), *deadlines],
         sensors=[
             build_source_change_sensor(catalog),
+            *([stream] if stream else []),
             build_funnel_sensor(catalog, funnel, tables_read_by(declared_specs(layers), funnel)),
             run_failure_sensor,
             dead_runs_sensor,

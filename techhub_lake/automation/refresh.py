@@ -64,8 +64,8 @@ def selected_materializable_keys(defs: dg.Definitions, selection: str | None) ->
     graph = defs.resolve_asset_graph()
     keys = graph.materializable_asset_keys
     if selection:
-        try:
-            keys = dg.AssetSelection.from_string(selection).resolve(graph) & keys
+        try:  # with the assets materialized in the same step (the captured tables' stream)
+            keys = dg.AssetSelection.from_string(selection).required_multi_asset_neighbors().resolve(graph) & keys
         except Exception as exc:  # Dagster's parser and resolver raise several kinds
             reason = _first_lines(str(exc))
             raise UserError(f"--select {selection!r} is not an asset selection this lake resolves ({reason}); "

@@ -24,7 +24,9 @@ from techhub_lake.automation.source_changes import (
     watched_tables,
 )
 from techhub_lake.bronze.specs import bronze_key
-from techhub_lake.catalog import Catalog
+from techhub_lake.bronze.stream import stream_needs_drain
+from techhub_lake.bronze.stream_asset import retained_wal_alert
+from techhub_lake.catalog import Catalog, Partitioning
 from techhub_lake.gold.funnel import (
     FUNNEL_SENSOR,
     contiguous_ranges,
@@ -35,6 +37,8 @@ from techhub_lake.lake.delta import scan_delta, write_delta
 from techhub_lake.messages import first_line
 from techhub_lake.registry import LakeTable
 from techhub_lake.resources import LakeStorage, SourceDatabase
+from techhub_lake.silver.assets import silver_key
+from techhub_lake.source import cdc
 from techhub_lake.source.connection import SourceUnavailable
 
 FUNNEL_HEARTBEAT = dt.timedelta(minutes=30)  # the funnel's tightest upstream target
@@ -104,6 +108,56 @@ def build_source_change_sensor(catalog: Catalog) -> dg.SensorDefinition:
         return dg.SensorResult(run_requests=requests, cursor=encode_cursor(now))
 
     return source_change_sensor
+
+
+CDC_SENSOR = "cdc_sensor"
+
+
+def build_cdc_sensor(catalog: Catalog) -> dg.SensorDefinition | None:
+    """Drains the replication slot whenever it holds a change of a captured table (``strategy:
+    cdc``): one run through the stream's bronze step and the captured tables' silver, so a change
+    is in silver within about a minute. Also when a snapshot is due, and at half the freshness
+    window when nothing changed, so the assets' freshness says how current the lake's view is.
+    Alerts once when the slot retains more WAL than ``$TECHHUB_CDC_WAL_ALERT_MB``."""
+    captured = [t for t in catalog.lake_tables if t.partitioning == Partitioning.STREAM]
+    if not captured:
+        return None
+    bronze = [bronze_key(t) for t in captured]
+    selection = [*bronze, *(silver_key(t) for t in captured)]
+    window = min(t.freshness for t in captured if t.freshness) if any(t.freshness for t in captured) else None
+
+    @dg.sensor(name=CDC_SENSOR, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
+               asset_selection=selection,
+               description=("Looks at the lake's replication slot (pg_replication_slots, one peeked change) and "
+                            "drains it into bronze and silver when it holds changes of the captured tables."))
+    def cdc_sensor(context: dg.SensorEvaluationContext, source: SourceDatabase, lake: LakeStorage) -> dg.SensorResult | dg.SkipReason:
+        active = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING]
+        if context.instance.get_run_records(filters=dg.RunsFilter(statuses=active, tags={"techhub/trigger": CDC_SENSOR}),
+                                            limit=1):
+            return dg.SkipReason("a drain started by this sensor is still running")
+        url = source.resolved_url()
+        try:
+            reason = stream_needs_drain(url, lake.files(), [t.name for t in captured])
+            slot = cdc.slot_state(url)
+        except SourceUnavailable as exc:
+            raise dg.Failure(f"{CDC_SENSOR}: {exc}") from None
+        except Exception as exc:  # a timeout, a lost connection, a slot busy elsewhere: one line
+            raise dg.Failure(f"{CDC_SENSOR}: looking at the replication slot failed: {first_line(exc)}") from None
+        alerted = context.cursor == "alerted"
+        warning = retained_wal_alert(slot, cdc.slot_name(url))
+        if warning and not alerted:
+            context.log.warning(warning)
+            alert(f"techhub-lake: {warning}", {"slot": cdc.slot_name(url), "retained_wal_bytes": slot.retained_wal_bytes})
+        cursor = "alerted" if warning else ""
+        if reason is None and window is not None and heartbeat_due(context.instance, bronze[0], window):
+            reason = "nothing changed; drained to stay fresh"
+        if reason is None:
+            return dg.SensorResult(cursor=cursor, skip_reason="the replication slot holds no change of a captured table")
+        context.log.info(reason)
+        return dg.SensorResult(cursor=cursor, run_requests=[dg.RunRequest(
+            asset_selection=selection, tags={"techhub/trigger": CDC_SENSOR, "techhub/reason": reason[:200]})])
+
+    return cdc_sensor
 
 
 def build_funnel_sensor(catalog: Catalog, funnel: dg.AssetKey, inputs: dict[str, LakeTable]) -> dg.SensorDefinition:

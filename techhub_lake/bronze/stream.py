@@ -90,18 +90,32 @@ def snapshot_reason(state: StreamState | None, slot: cdc.SlotState, slot_name: s
 
 
 @contextmanager
-def one_drain_at_a_time(url: str) -> Iterator[None]:
-    """Hold the lake's advisory lock on the source for the block (waiting for it if another drain
-    holds it); it goes with the session if the process dies."""
+def one_drain_at_a_time(url: str, wait: bool = True) -> Iterator[bool]:
+    """Hold the lake's advisory lock on the source for the block, waiting for it if another drain
+    holds it (or, without ``wait``, yielding False at once); the lock goes with the session if the
+    process dies."""
     conn = connect(url, application_name=cdc.APPLICATION_NAME, statement_timeout_ms=None)
     try:
         conn.set_session(readonly=True, autocommit=True)
         key = zlib.crc32(cdc.slot_name(url).encode())
         with conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_lock(%s)", (key,))
-        yield
+            cur.execute("SELECT pg_advisory_lock(%s), true" if wait else "SELECT NULL, pg_try_advisory_lock(%s)", (key,))
+            yield bool(cur.fetchone()[1])
     finally:
         conn.close()
+
+
+def stream_needs_drain(url: str, lake: LakeFiles, tables: list[str]) -> str | None:
+    """Why the stream should be followed now (a snapshot is due, or the slot holds a change of a
+    captured table), or None: a cheap look at ``pg_replication_slots`` and one peeked change,
+    skipped while a drain runs. What the CDC sensor asks on every tick."""
+    with one_drain_at_a_time(url, wait=False) as mine:
+        if not mine:
+            return None  # a drain is under way: it takes what there is
+        reason = snapshot_reason(read_stream_state(lake), cdc.slot_state(url), cdc.slot_name(url), tables)
+        if reason is not None:
+            return reason
+        return "the replication slot holds new changes" if cdc.pending_changes(url) else None
 
 
 @dataclass
@@ -159,7 +173,7 @@ def follow_stream(url: str, lake: LakeFiles, tables: list[CatalogTable], catalog
     """Bring the captured tables' bronze up to date: a new snapshot when one is needed, then every
     change the slot holds, drained into change files and confirmed."""
     started = dt.datetime.now(dt.UTC)
-    with one_drain_at_a_time(url):
+    with one_drain_at_a_time(url):  # waits for a drain under way
         names = [t.name for t in tables]
         state = read_stream_state(lake)
         reason = snapshot_reason(state, cdc.slot_state(url), cdc.slot_name(url), names)

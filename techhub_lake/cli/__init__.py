@@ -8,6 +8,7 @@ import sys
 import click
 
 from techhub_lake.automation.errors import RefreshFailed
+from techhub_lake.cli.cdc_commands import cdc_group
 from techhub_lake.cli.lake_commands import (
     catalog_group,
     demo_command,
@@ -47,6 +48,7 @@ cli.add_command(source_group)
 cli.add_command(catalog_group)
 cli.add_command(instance_group)
 cli.add_command(quality_group)
+cli.add_command(cdc_group)
 cli.add_command(refresh_command)
 cli.add_command(rebuild_command)
 cli.add_command(ui_command)

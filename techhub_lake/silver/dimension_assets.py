@@ -4,21 +4,28 @@ import datetime as dt
 
 import dagster as dg
 import polars as pl
+from deltalake import CommitProperties
 
-from techhub_lake.catalog import Catalog
+from techhub_lake.catalog import Catalog, CatalogTable, Partitioning
 from techhub_lake.faults import fault_point
-from techhub_lake.lake.delta import read_delta, require_delta, write_delta
+from techhub_lake.lake.delta import read_delta, require_delta, scan_delta, write_delta
+from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.metadata import column_schema
 from techhub_lake.registry import lake_table_metadata
 from techhub_lake.resources import LakeStorage
 from techhub_lake.silver.assets import SILVER_GROUP, silver_key
 from techhub_lake.silver.current_state import SILVER_ROOT, silver_table_path
 from techhub_lake.silver.dimensions import (
+    CHANGE_COMMIT_LSN,
     DIMENSIONS,
+    IS_CURRENT,
     DimensionSpec,
+    Scd2Counts,
     fact_requests,
+    scd2_apply_changes,
     scd2_update,
 )
+from techhub_lake.silver.stream_state import changelog_path, stream_commit, stream_cursor
 
 FACT_PATH = f"{SILVER_ROOT}/fact/fact_requests"
 
@@ -26,6 +33,30 @@ FACT_PATH = f"{SILVER_ROOT}/fact/fact_requests"
 def dimension_path(spec: DimensionSpec) -> str:
     """``silver/techhub/dim/<dimension>``."""
     return f"{SILVER_ROOT}/dim/{spec.name}"
+
+
+def follow_changelog(files: LakeFiles, spec: DimensionSpec, source: CatalogTable, current: pl.DataFrame,
+                     previous: pl.DataFrame | None) -> tuple[pl.DataFrame, Scd2Counts, dict[str, str]]:
+    """A dimension of a captured table brought up to its silver table: the changes the changelog
+    holds since the dimension's cursor, one version each; compared with the current state instead
+    (versions opening when observed) when the dimension was built from another snapshot of the
+    stream, or before the table was captured."""
+    built_from, applied = stream_cursor(files, silver_table_path(source))
+    if built_from is None:  # silver has not followed the stream yet
+        dimension, counts = scd2_update(current, previous, spec, dt.datetime.now(dt.UTC))
+        return dimension, counts, {}
+    dim_from, dim_applied = stream_cursor(files, dimension_path(spec))
+    if previous is None or dim_from != built_from or dim_applied is None:
+        dimension, counts = scd2_update(current, previous, spec, dt.datetime.now(dt.UTC))
+        return dimension, counts, stream_commit(built_from, applied)
+    log = scan_delta(files, changelog_path(source))
+    changes = (log.filter((pl.col(CHANGE_COMMIT_LSN) > dim_applied) & (pl.col(CHANGE_COMMIT_LSN) <= applied)).collect()
+               if log is not None else pl.DataFrame())
+    if not changes.height:
+        return previous, Scd2Counts(0, 0, 0, previous.height, previous.filter(pl.col(IS_CURRENT)).height), \
+            stream_commit(built_from, applied)
+    dimension, counts = scd2_apply_changes(changes, previous, spec)
+    return dimension, counts, stream_commit(built_from, applied)
 
 
 def build_dimension_asset(spec: DimensionSpec, catalog: Catalog) -> dg.AssetsDefinition:
@@ -37,13 +68,21 @@ def build_dimension_asset(spec: DimensionSpec, catalog: Catalog) -> dg.AssetsDef
                      "valid_from / valid_to / is_current, surrogate key and attribute hash."),
         kinds={"delta", "polars"}, tags={"module": "dim"}, metadata=lake_table_metadata(dimension_path(spec), primary_key=(spec.surrogate_key,), versions_of=spec.key_name))
 
+    captured = source.partitioning == Partitioning.STREAM
+
     @dg.multi_asset(name=f"silver_dim_{spec.name}", specs=[asset_spec])
     def _dimension(context: dg.AssetExecutionContext, lake: LakeStorage) -> dg.MaterializeResult:
         files = lake.files()
         current = pl.from_arrow(require_delta(files, silver_table_path(source), silver_key(source)).to_pyarrow_table())
-        dimension, counts = scd2_update(current, read_delta(files, dimension_path(spec)), spec, dt.datetime.now(dt.UTC))
+        previous = read_delta(files, dimension_path(spec))
+        commit: dict[str, str] = {}
+        if captured:  # one version per committed change, from the table's changelog
+            dimension, counts, commit = follow_changelog(files, spec, source, current, previous)
+        else:
+            dimension, counts = scd2_update(current, previous, spec, dt.datetime.now(dt.UTC))
         fault_point("silver.dimension")
-        write_delta(files, dimension_path(spec), dimension, "overwrite", schema_mode="overwrite")
+        write_delta(files, dimension_path(spec), dimension, "overwrite", schema_mode="overwrite",
+                    commit_properties=CommitProperties(custom_metadata=commit))
         context.log.info(f"{spec.name}: {counts.opened} opened, {counts.closed_changed} closed by a change, "
                          f"{counts.closed_deleted} by a delete; {counts.current} current of {counts.versions}")
         return dg.MaterializeResult(metadata={

@@ -150,3 +150,61 @@ def fact_requests(requests: pl.DataFrame, dims: dict[str, pl.DataFrame]) -> pl.D
     facts = version_at(facts, dims["dim_company"], by_name["dim_company"], "company_id", "created_at")
     facts = version_at(facts, dims["dim_service"], by_name["dim_service"], "service_id", "created_at")
     return facts.sort("request_id")
+
+
+# The changelog columns of a captured table (``silver.stream_state``) that ``scd2_apply_changes`` reads.
+CHANGE_OP, CHANGE_LSN, CHANGE_COMMIT_LSN, CHANGE_COMMIT_TS = "_op", "_lsn", "_commit_lsn", "_commit_ts"
+
+
+def scd2_apply_changes(changes: pl.DataFrame, dimension: pl.DataFrame | None,
+                       spec: DimensionSpec) -> tuple[pl.DataFrame, Scd2Counts]:
+    """The dimension after a captured table's committed changes (changelog rows: the silver columns
+    with ``_op``, ``_lsn``, ``_commit_lsn``, ``_commit_ts``): one version per committed change of
+    the tracked attributes, valid from its commit time; a delete closes the open version, a key
+    inserted again opens a new one. A transaction's last change of a key is the one that counts;
+    a change that leaves the tracked attributes as they were opens nothing."""
+    utc = pl.Datetime("us", "UTC")
+    key = spec.key_name
+    dimension = dimension if dimension is not None else empty_dimension(spec, changes)
+    if SOURCE_CHANGED_AT not in dimension.columns:
+        dimension = dimension.with_columns(pl.lit(None, utc).alias(SOURCE_CHANGED_AT))
+    changed_at = pl.col(spec.changed_at).cast(utc) if spec.changed_at else pl.lit(None, utc)
+    gone = pl.col(CHANGE_OP) == "delete"
+    events = (
+        changes.sort(CHANGE_COMMIT_LSN, CHANGE_LSN)
+        .unique([spec.business_key, CHANGE_COMMIT_LSN], keep="last", maintain_order=True)
+        .select(pl.col(spec.business_key).alias(key), *spec.tracked, pl.col(CHANGE_COMMIT_TS).cast(utc).alias("_at"),
+                gone.alias("_gone"), changed_at.alias("_changed"), pl.col(CHANGE_COMMIT_LSN).cast(pl.Int64).alias("_order"))
+        .with_columns(pl.when(pl.col("_gone")).then(None).otherwise(_attr_hash(spec)).alias(ATTR_HASH))
+    )
+    open_rows = dimension.filter(pl.col(IS_CURRENT))
+    base = open_rows.select(key, ATTR_HASH, pl.lit(False).alias("_gone"), pl.col(VALID_FROM).alias("_at"),
+                            pl.lit(-1, pl.Int64).alias("_order"))
+    sequence = pl.concat([base, events.select(base.columns)], how="vertical_relaxed").sort(key, "_order")
+    # keep the events that change something: presence, or the tracked attributes while present
+    previous_gone = pl.col("_gone").shift(1).over(key).fill_null(True)  # before the first: absent
+    previous_hash = pl.col(ATTR_HASH).shift(1).over(key)
+    moves = (pl.col("_gone") != previous_gone) | (~pl.col("_gone") & previous_hash.ne_missing(pl.col(ATTR_HASH)))
+    sequence = sequence.filter((pl.col("_order") < 0) | moves)
+    # validity strictly increasing per key whatever the commit clocks say
+    start = pl.col("_at").cum_max().over(key)
+    sequence = (sequence.with_columns(start.alias("_start"))
+                .with_columns((pl.col("_start") + pl.duration(microseconds=pl.int_range(pl.len()).over([key, "_start"])))
+                              .alias("_start"))
+                .with_columns(pl.col("_start").shift(-1).over(key).alias("_next"),
+                              pl.col("_gone").shift(-1).over(key).alias("_next_gone")))
+    followed = sequence.filter((pl.col("_order") < 0) & pl.col("_next").is_not_null()).select(key, "_next", "_next_gone")
+    closed_now = (open_rows.join(followed, on=key, how="inner")
+                  .with_columns(pl.col("_next").alias(VALID_TO), pl.lit(False).alias(IS_CURRENT)))
+    untouched = open_rows.join(followed, on=key, how="anti")
+    opening = (sequence.filter((pl.col("_order") >= 0) & ~pl.col("_gone")).select(key, "_order", "_start", "_next")
+               .join(events.select(key, "_order", *spec.tracked, ATTR_HASH, "_changed"), on=[key, "_order"], how="left")
+               .select(key, *spec.tracked, pl.col("_start").alias(VALID_FROM), pl.col("_next").alias(VALID_TO),
+                       pl.col("_next").is_null().alias(IS_CURRENT), ATTR_HASH, pl.col("_changed").alias(SOURCE_CHANGED_AT))
+               .with_columns(_surrogate(spec)).select(dimension.columns))
+    result = pl.concat([dimension.filter(~pl.col(IS_CURRENT)), untouched.select(dimension.columns),
+                        closed_now.select(dimension.columns), opening], how="vertical_relaxed").sort([key, VALID_FROM])
+    counts = Scd2Counts(opening.height, closed_now.filter(~pl.col("_next_gone")).height,
+                        closed_now.filter(pl.col("_next_gone")).height, result.height,
+                        result.filter(pl.col(IS_CURRENT)).height)
+    return result, counts

@@ -85,7 +85,8 @@ def stream_metadata(lake: LakeFiles, table: CatalogTable) -> dict[str, dg.Metada
     return metadata
 
 
-def _cursor(snapshot_lsn: int, applied_lsn: int) -> dict[str, str]:
+def stream_commit(snapshot_lsn: int, applied_lsn: int) -> dict[str, str]:
+    """The commit metadata that records a stream cursor (see ``stream_cursor``)."""
     return {STREAM_SNAPSHOT_KEY: str(snapshot_lsn), STREAM_APPLIED_KEY: str(applied_lsn)}
 
 
@@ -96,7 +97,7 @@ def _apply_snapshot(lake: LakeFiles, path: str, table: CatalogTable, snapshot_ls
     the last commit)."""
     source = snapshot_file(table, snapshot_lsn)
     keys = list(table.primary_key)
-    cursor = _cursor(snapshot_lsn, snapshot_lsn - 1)
+    cursor = stream_commit(snapshot_lsn, snapshot_lsn - 1)
     existed = open_delta(lake, path) is not None
     handle = pq.ParquetFile(lake.fs.open_input_file(lake.path(source)))
     snapshot_keys = pl.from_arrow(handle.read(columns=keys))
@@ -141,7 +142,7 @@ def _append_changelog(lake: LakeFiles, table: CatalogTable, rows: pl.DataFrame, 
         return
     applied = int(fresh["_commit_lsn"].max())
     write_delta(lake, path, fresh, "append", schema_mode="merge" if open_delta(lake, path) is not None else None,
-                commit_properties=CommitProperties(custom_metadata=_cursor(snapshot_lsn, applied)))
+                commit_properties=CommitProperties(custom_metadata=stream_commit(snapshot_lsn, applied)))
 
 
 def follow_stream_in_silver(lake: LakeFiles, table: CatalogTable, *, run_id: str = "") -> MergeOutcome:
@@ -179,9 +180,9 @@ def follow_stream_in_silver(lake: LakeFiles, table: CatalogTable, *, run_id: str
         if truncated:
             gone = pl.concat([gone, current_keys(lake, path, table).join(rows.select(keys), on=keys, how="anti")],
                              how="vertical_relaxed").unique()
-        apply_changes(lake, path, table, rows, gone, _cursor(state.snapshot_lsn, applied_now), outcome, run_id)
+        apply_changes(lake, path, table, rows, gone, stream_commit(state.snapshot_lsn, applied_now), outcome, run_id)
         fill_new_columns(lake, path, table, before, outcome)
     if open_delta(lake, path) is None:
-        create_empty(lake, path, table, _cursor(state.snapshot_lsn, applied))
+        create_empty(lake, path, table, stream_commit(state.snapshot_lsn, applied))
     record_table_state(lake, path, outcome)
     return outcome

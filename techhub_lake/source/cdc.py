@@ -251,8 +251,9 @@ def confirm(url: str, lsn: int) -> None:
     recycle that WAL. Call only after the changes are durably published."""
     conn = _reader(url)
     try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT pg_replication_slot_advance(%s, %s::pg_lsn)", (slot_name(url), lsn_text(lsn)))
+        with conn.cursor() as cur:  # never backwards: another drain may have confirmed further
+            cur.execute("SELECT pg_replication_slot_advance(slot_name, greatest(%s::pg_lsn, confirmed_flush_lsn)) "
+                        "FROM pg_replication_slots WHERE slot_name = %s", (lsn_text(lsn), slot_name(url)))
     finally:
         conn.close()
 

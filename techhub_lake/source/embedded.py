@@ -34,7 +34,10 @@ full_page_writes = off
 # logical: the lake's change data capture reads the WAL through a logical replication slot
 wal_level = logical
 max_wal_senders = 4
-max_replication_slots = 4
+max_replication_slots = 32
+# a slot nobody drains (a lake deleted without `techhub-lake cdc drop`) may hold this much WAL, no
+# more: the server then invalidates it and the lake, if it comes back, takes a new snapshot
+max_slot_wal_keep_size = 1GB
 max_wal_size = 4GB
 checkpoint_timeout = 30min
 shared_buffers = 256MB

@@ -35,8 +35,10 @@ def test_every_asset_has_a_freshness_policy_from_the_catalog(lake_defs):
     assert graph.get(dg.AssetKey(["bronze", "core", "city"])).freshness_policy.fail_window.to_timedelta() == dt.timedelta(days=1)
     # silver and gold: the tightest bronze they are built from, plus the time automation takes
     assert graph.get(USER_SILVER).freshness_policy.fail_window.to_timedelta() == dt.timedelta(minutes=30) + AUTOMATION_SLACK
-    users = graph.get(dg.AssetKey(["gold", "techhub", "dm_users"])).freshness_policy
-    assert users.fail_window.to_timedelta() == dt.timedelta(minutes=30) + AUTOMATION_SLACK
+    companies = graph.get(dg.AssetKey(["bronze", "account", "company"])).freshness_policy
+    assert companies.fail_window.to_timedelta() == dt.timedelta(minutes=10)  # captured (cdc)
+    users = graph.get(dg.AssetKey(["gold", "techhub", "dm_users"])).freshness_policy  # reads companies too
+    assert users.fail_window.to_timedelta() == dt.timedelta(minutes=10) + AUTOMATION_SLACK
     assert graph.get(USER_SILVER).automation_condition is not None
     assert graph.get(USER_BRONZE).automation_condition is None  # bronze is driven by the source-change sensor
 

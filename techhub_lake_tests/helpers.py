@@ -93,30 +93,42 @@ def days_between(catalog, first, last) -> list:
 
 def load_bronze(url: str, lake, catalog, first, run_id: str) -> None:
     """Extract every lake table into bronze as the bronze assets do: daily tables from ``first`` to
-    today (not before 2019-01-01), full tables as today's snapshot. Straight through the extraction
-    functions, so a test can load years of history without thousands of Dagster partition events."""
+    today (not before 2019-01-01), full tables as today's snapshot, the captured tables (``cdc``)
+    through their stream (a replication slot: drop it with ``cdc.drop`` when done). Straight
+    through the extraction functions, so a test can load years of history without thousands of
+    Dagster partition events."""
     import datetime as dt
     from zoneinfo import ZoneInfo
 
     from techhub_lake.bronze.assets import extract_and_record
+    from techhub_lake.bronze.stream import follow_stream
     from techhub_lake.catalog import Partitioning
 
     today = dt.datetime.now(ZoneInfo(catalog.defaults.timezone)).date()
+    captured = [t for t in catalog.lake_tables if t.partitioning == Partitioning.STREAM]
     for table in catalog.lake_tables:
+        if table in captured:
+            continue
         daily = table.partitioning == Partitioning.DAILY
         extract_and_record(url, lake, table, catalog, run_id=run_id,
                            days=days_between(catalog, max(first, dt.date(2019, 1, 1)), today) if daily else None,
                            snapshot_day=None if daily else today)
+    if captured:
+        follow_stream(url, lake, captured, catalog, run_id=run_id)
 
 
 def load_silver(url: str, lake, catalog, *, reconcile: bool = False) -> None:
     """Merge every lake table's bronze into its silver current state, as the silver assets do
     (reconciling the incremental ones row by row against the source when asked)."""
-    from techhub_lake.catalog import Strategy
+    from techhub_lake.catalog import Partitioning, Strategy
     from techhub_lake.silver.current_state import merge_current_state
     from techhub_lake.silver.reconcile import reconcile_current_state
+    from techhub_lake.silver.stream_state import follow_stream_in_silver
 
     for table in catalog.lake_tables:
+        if table.partitioning == Partitioning.STREAM:
+            follow_stream_in_silver(lake, table, run_id="test")
+            continue
         merge_current_state(url, lake, table, run_id="test")
         if reconcile and table.strategy == Strategy.INCREMENTAL:
             reconcile_current_state(url, lake, table, catalog_path=catalog.path, run_id="test")

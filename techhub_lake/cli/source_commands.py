@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from techhub_lake.settings import READER_PASSWORD_ENV, reader_password, source_url
+from techhub_lake.source.cdc import PUBLICATION, ensure_publication
 from techhub_lake.source.churn import churn_source
 from techhub_lake.source.connection import redact
 from techhub_lake.source.embedded import EmbeddedPostgres
@@ -39,6 +40,14 @@ def source_group() -> None:
     """The synthetic TechHub source database (embedded unless $TECHHUB_SOURCE_URL is set)."""
 
 
+def captured_tables() -> list[str]:
+    """The tables the lake's catalog (``$TECHHUB_CATALOG`` or the packaged one) captures by CDC."""
+    from techhub_lake.catalog import Partitioning, load_catalog
+    from techhub_lake.settings import catalog_path
+
+    return [t.name for t in load_catalog(catalog_path()).lake_tables if t.partitioning == Partitioning.STREAM]
+
+
 @source_group.command("init")
 @click.option("--scale", type=click.FloatRange(min=0, min_open=True, max=10), default=0.01, show_default=True,
               help="1 is the real system's size (~2.5 GB).")
@@ -60,7 +69,11 @@ def init_command(scale: float, seed: int, workers: int, keep_existing: bool, rea
         click.echo(f"source: {redact(url)}")
     if reader:
         ensure_read_only_role(url, reader, reader_password())
-        click.echo(f"read-only role '{reader}': may connect and SELECT, nothing else")
+        click.echo(f"read-only role '{reader}': may connect, SELECT and stream changes, nothing else")
+        captured = captured_tables()
+        if captured:  # made here by the owner, so the read-only role never needs to
+            ensure_publication(url, captured)
+            click.echo(f"publication {PUBLICATION}: {', '.join(captured)}")
 
 
 @source_group.command("churn")

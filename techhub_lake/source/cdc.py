@@ -115,7 +115,11 @@ def ensure_publication(url: str, tables: list[str], schema: str = "public") -> N
         names = sql.SQL(", ").join(sql.Identifier(schema, t) for t in sorted(tables))
         with conn.cursor() as cur:
             cur.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", (PUBLICATION,))
-            verb = "ALTER PUBLICATION {} SET TABLE {}" if cur.fetchone() else "CREATE PUBLICATION {} FOR TABLE {}"
+            exists = cur.fetchone() is not None
+            cur.execute("SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = %s", (PUBLICATION,))
+            if exists and set(cur.fetchall()) == {(schema, t) for t in tables}:
+                return  # as wanted already (perhaps made by a DBA): nothing to change, no privilege needed
+            verb = "ALTER PUBLICATION {} SET TABLE {}" if exists else "CREATE PUBLICATION {} FOR TABLE {}"
             cur.execute(sql.SQL(verb).format(sql.Identifier(PUBLICATION), names))
     finally:
         conn.close()

@@ -1,4 +1,5 @@
-"""The read-only role the lake reads a source through: it can connect and SELECT, nothing else."""
+"""The read-only role the lake reads a source through: it can connect, SELECT and stream the
+captured tables' changes through a replication slot, nothing else."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from techhub_lake.source.connection import connect
 
 def ensure_read_only_role(url: str, name: str, password: str, schema: str = "public") -> None:
     """Create (or update) login role ``name`` with ``password`` that may connect to the database at
-    ``url`` and SELECT every table of ``schema``, now and later, and write nothing. Run as the
-    database's owner (the stand-in's superuser); idempotent."""
+    ``url``, SELECT every table of ``schema`` (now and later) and use logical replication (the
+    ``REPLICATION`` attribute: the captured tables' slot), and write nothing. Run as the database's
+    owner (the stand-in's superuser); idempotent."""
     if not password:
         raise UserError(f"the read-only role '{name}' needs a password: set ${READER_PASSWORD_ENV}")
     conn = connect(url, application_name="techhub-lake source roles", statement_timeout_ms=None)
@@ -23,7 +25,8 @@ def ensure_read_only_role(url: str, name: str, password: str, schema: str = "pub
             cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,))
             verb = "ALTER" if cur.fetchone() else "CREATE"
             role = sql.Identifier(name)
-            cur.execute(sql.SQL(f"{verb} ROLE {{}} LOGIN PASSWORD %s NOSUPERUSER NOCREATEDB NOCREATEROLE").format(role),
+            cur.execute(sql.SQL(f"{verb} ROLE {{}} LOGIN PASSWORD %s NOSUPERUSER NOCREATEDB NOCREATEROLE "
+                                "REPLICATION").format(role),
                         (password,))
             cur.execute("SELECT current_database()")
             database = sql.Identifier(cur.fetchone()[0])

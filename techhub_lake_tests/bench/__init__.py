@@ -121,4 +121,7 @@ def silver_lake(args: argparse.Namespace, prefix: str) -> Iterator[BenchLake]:
             with bench_instance(server) as instance:
                 yield BenchLake(url, root, catalog, defs, instance)
     finally:
+        from techhub_lake.source import cdc
+
+        cdc.drop(url)  # the captured tables' slot must not outlive the lake
         server.stop()

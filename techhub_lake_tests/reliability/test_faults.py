@@ -4,7 +4,8 @@ lost Delta commit, two refreshes at once. After each, the next refresh (as a use
 the lake equal to the source: no row lost, none duplicated, no debris, the source pool free.
 
 The trials share one stand and run in order; each churns the source first, so there is always
-something to write when the fault strikes. 21 trials: 8 kills in bronze and silver, 1 in the
+something to write when the fault strikes. 24 trials: 8 kills in bronze and silver, 3 in the change
+stream (after publishing before confirming, mid-snapshot, between changelog and table), 1 in the
 reconciliation, 1 in a dimension, 2 in a gold month, a kill while holding the pool, SIGTERM, a kill
 mid-history, the source stopped, a corrupt file, a lost commit, two refreshes at once, S3 stopped,
 a full disk.
@@ -33,6 +34,7 @@ from techhub_lake.lake.storage import LakeFiles, S3Access
 from techhub_lake.registry import table_path
 from techhub_lake.resources import LakeStorage
 from techhub_lake.silver.current_state import silver_table_path
+from techhub_lake.source import cdc
 from techhub_lake.source.churn import churn_source
 from techhub_lake.source.generator import init_source
 from techhub_lake.source.policy import SOURCE_POOL
@@ -90,6 +92,7 @@ def stand(new_database, tmp_path_factory):
     first_load(stand, f"{DIM} or {FUNNEL}")
     yield stand
     stand.instance.dispose()
+    cdc.drop(stand.url)
 
 
 _round = iter(range(1000, 2000))
@@ -153,6 +156,27 @@ def test_a_kill(stand, moment, fault, selection):
     lines = assert_recovered(stand, selection)
     if stuck:  # the kill hit a run in progress: the next refresh says it failed it
         assert any("is gone (killed or crashed)" in line for line in lines), lines
+
+
+CAPTURED = ("key:bronze/service/servicerequest or key:silver/account/company or key:silver/service/servicerequest "
+            "or key:silver/service/report")  # the stream's bronze step brings its two sibling assets along
+CAPTURED_TABLES = ("account_company", "service_servicerequest", "service_report")
+STREAM_KILLS = [
+    ("between publishing change files and confirming the slot", "bronze.changes.confirm:kill"),
+    ("mid-way through a new snapshot of the captured tables", "bronze.stream.snapshot:kill"),
+    ("between a captured table's changelog and its current state", "silver.stream:kill"),
+]
+
+
+@pytest.mark.parametrize(("moment", "fault"), STREAM_KILLS, ids=[k[0] for k in STREAM_KILLS])
+def test_a_kill_in_the_change_stream(stand, moment, fault):
+    churned(stand)
+    if "snapshot" in fault:
+        cdc.drop_slot(stand.url)  # so this refresh takes a new snapshot, and dies in the middle of it
+    result = stand.refresh(CAPTURED, fault=fault)
+    assert result.returncode == KILLED, result.stderr[-2000:]
+    stand.assert_readable()
+    assert_recovered(stand, CAPTURED, CAPTURED_TABLES)  # every change once: no loss, no duplicate
 
 
 def test_a_kill_in_the_reconciliation_merge(stand):

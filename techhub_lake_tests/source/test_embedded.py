@@ -75,7 +75,7 @@ def test_restart_keeps_the_data(tmp_path):
         server.destroy()
 
 
-def test_the_read_only_role_reads_every_table_and_writes_nothing(new_database, monkeypatch):
+def test_the_read_only_role_reads_every_table_and_writes_nothing(new_database, monkeypatch, tmp_path):
     """What the compose init service creates for the lake (`source init --reader lake_reader`)."""
     import psycopg2
     import pytest
@@ -103,3 +103,18 @@ def test_the_read_only_role_reads_every_table_and_writes_nothing(new_database, m
         conn.close()
     with pytest.raises(ValueError, match="needs a password: set \\$TECHHUB_READER_PASSWORD"):
         ensure_read_only_role(url, "lake_reader_test", "")
+
+    # it streams the captured tables' changes once the owner made the publication (`source init --reader`)
+    from techhub_lake.bronze.stream import follow_stream
+    from techhub_lake.catalog import Partitioning, load_catalog
+    from techhub_lake.lake.storage import LakeFiles
+    from techhub_lake.source import cdc
+
+    catalog = load_catalog()
+    captured = [t for t in catalog.lake_tables if t.partitioning == Partitioning.STREAM]
+    cdc.ensure_publication(url, [t.name for t in captured])
+    try:
+        run = follow_stream(reader, LakeFiles(str(tmp_path / "lake")), captured, catalog, run_id="reader")
+        assert run.state.complete and set(run.snapshots) == {t.name for t in captured}
+    finally:
+        cdc.drop(url)

@@ -120,16 +120,12 @@ def load_bronze(url: str, lake, catalog, first, run_id: str) -> None:
 def load_silver(url: str, lake, catalog, *, reconcile: bool = False) -> None:
     """Merge every lake table's bronze into its silver current state, as the silver assets do
     (reconciling the incremental ones row by row against the source when asked)."""
-    from techhub_lake.catalog import Partitioning, Strategy
-    from techhub_lake.silver.current_state import merge_current_state
+    from techhub_lake.catalog import Strategy
+    from techhub_lake.silver.assets import refresh_current_state
     from techhub_lake.silver.reconcile import reconcile_current_state
-    from techhub_lake.silver.stream_state import follow_stream_in_silver
 
     for table in catalog.lake_tables:
-        if table.partitioning == Partitioning.STREAM:
-            follow_stream_in_silver(lake, table, run_id="test")
-            continue
-        merge_current_state(url, lake, table, run_id="test")
+        refresh_current_state(url, lake, table, run_id="test")
         if reconcile and table.strategy == Strategy.INCREMENTAL:
             reconcile_current_state(url, lake, table, catalog_path=catalog.path, run_id="test")
 

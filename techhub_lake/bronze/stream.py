@@ -182,6 +182,10 @@ def follow_stream(url: str, lake: LakeFiles, tables: list[CatalogTable], catalog
             log(f"new snapshot of the captured tables: {reason}")
             run.state, run.snapshots = take_snapshot(url, lake, tables, catalog, run_id=run_id,
                                                      statement_timeout_ms=statement_timeout_ms, log=log)
+        elif set(state.tables) != set(names):  # a table no longer captured: stop publishing it
+            cdc.ensure_publication(url, names)
+            run.state = StreamState(state.slot, tuple(names), True, state.snapshot_lsn, state.snapshot_at)
+            _write_state(lake, run.state)
         run.drain = drain_to_bronze(url, lake, tables, catalog.defaults.timezone, max_changes=max_changes, run_id=run_id)
         append_extraction_log(lake, *_drain_records(run.drain, tables, run_id, started))
         run.slot = cdc.slot_state(url)

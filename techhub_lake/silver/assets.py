@@ -8,6 +8,7 @@ from pydantic import Field
 from techhub_lake.bronze.specs import bronze_key
 from techhub_lake.catalog import Catalog, CatalogTable, Partitioning
 from techhub_lake.lake.delta import BrokenTable, read_delta, require_delta, write_delta
+from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.metadata import column_schema
 from techhub_lake.processes import stop_fails_the_step
 from techhub_lake.registry import lake_table_metadata
@@ -52,6 +53,15 @@ def silver_spec(table: CatalogTable) -> dg.AssetSpec:
                   **lake_table_metadata(silver_table_path(table), table.name, primary_key=table.primary_key,
                                         watermark=table.watermark if table.partitioning == Partitioning.DAILY else None)},
     )
+
+
+def refresh_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, run_id: str = "",
+                          statement_timeout_ms: int | None = None) -> MergeOutcome:
+    """Bring a table's silver current state up to date the way its strategy asks: a captured table
+    (``cdc``) from its change stream, any other by merging the bronze files landed since."""
+    if table.partitioning == Partitioning.STREAM:
+        return follow_stream_in_silver(lake, table, run_id=run_id)
+    return merge_current_state(url, lake, table, run_id=run_id, statement_timeout_ms=statement_timeout_ms)
 
 
 def merge_metadata(outcome: MergeOutcome, uri: str) -> dict[str, dg.MetadataValue]:
@@ -113,11 +123,8 @@ def build_silver_asset(table: CatalogTable, catalog: Catalog) -> dg.AssetsDefini
         url = source.resolved_url() if reads_source else ""
         try:
             with stop_fails_the_step():
-                if captured:
-                    outcome = follow_stream_in_silver(files, table, run_id=context.run.run_id)
-                else:
-                    outcome = merge_current_state(url, files, table, run_id=context.run.run_id,
-                                                  statement_timeout_ms=source.statement_timeout_ms)
+                outcome = refresh_current_state(url, files, table, run_id=context.run.run_id,
+                                                statement_timeout_ms=source.statement_timeout_ms)
         except (SourceRefused, BrokenTable) as exc:  # the same on every retry: fail at once, saying why
             raise dg.Failure(description=str(exc), allow_retries=False) from None
         except CorruptBronzeFile as exc:

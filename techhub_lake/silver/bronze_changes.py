@@ -55,8 +55,9 @@ def bronze_changes(lake: LakeFiles, table: CatalogTable, cursor: dt.datetime | N
         latest = max(newer, key=lambda r: r["finished_at"])
         path = bronze_file(table, dt.date.fromisoformat(latest["partition_end"]))
         return BronzeChanges([path] if lake.exists(path) else [], reached, full_snapshot=True)
-    if cursor is None:  # first merge: everything bronze holds
-        files = [f for f in lake.list_files(bronze_table_dir(table)) if f.endswith(".parquet")]
+    if cursor is None:  # first merge: every day file bronze holds (not a captured stream's _snapshot/, _changes/)
+        directory = bronze_table_dir(table)
+        files = [f for f in lake.list_files(directory) if f.endswith(".parquet") and "/_" not in f.removeprefix(directory)]
         return BronzeChanges(files, reached)
     days = sorted({day for r in newer for day in _days(r["partition_start"], r["partition_end"])})
     files = [bronze_file(table, day) for day in days]

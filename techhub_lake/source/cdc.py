@@ -29,9 +29,10 @@ import psycopg2.extras
 from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
+from techhub_lake.messages import first_line
 from techhub_lake.source import pgoutput
 from techhub_lake.source.arrow_types import SourceColumn
-from techhub_lake.source.connection import connect, connection_error, libpq_url
+from techhub_lake.source.connection import SourceRefused, connect, connection_error, libpq_url
 
 PUBLICATION = "techhub_lake"  # publications belong to one database
 SLOT_PREFIX = "techhub_lake_"  # replication slots belong to the whole server: one per source database
@@ -120,7 +121,12 @@ def ensure_publication(url: str, tables: list[str], schema: str = "public") -> N
             if exists and set(cur.fetchall()) == {(schema, t) for t in tables}:
                 return  # as wanted already (perhaps made by a DBA): nothing to change, no privilege needed
             verb = "ALTER PUBLICATION {} SET TABLE {}" if exists else "CREATE PUBLICATION {} FOR TABLE {}"
-            cur.execute(sql.SQL(verb).format(sql.Identifier(PUBLICATION), names))
+            try:
+                cur.execute(sql.SQL(verb).format(sql.Identifier(PUBLICATION), names))
+            except psycopg2.Error as exc:
+                wanted = sql.SQL(verb).format(sql.Identifier(PUBLICATION), names).as_string(conn)
+                raise SourceRefused(f"the lake's role cannot set up publication {PUBLICATION} "
+                                    f"({first_line(exc)}); have the tables' owner run: {wanted}") from None
     finally:
         conn.close()
 

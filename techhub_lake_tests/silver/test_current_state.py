@@ -5,6 +5,8 @@ changed without moving `updated_at` wait for the reconciliation."""
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -13,17 +15,20 @@ import pytest
 from deltalake import DeltaTable
 
 from techhub_lake.bronze.extract import extract_snapshot
-from techhub_lake.catalog import Partitioning, load_catalog
+from techhub_lake.catalog import Partitioning, Strategy, load_catalog
 from techhub_lake.lake.layout import bronze_table_dir
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.silver.current_state import merge_current_state, silver_cursor, silver_table_path
 from techhub_lake.silver.transforms import silver_column
 from techhub_lake.source.churn import churn_source
 from techhub_lake.source.generator import init_source
+from techhub_lake_tests.conftest import catalog_starting
 from techhub_lake_tests.helpers import definitions_for, load_bronze
 
 pytestmark = pytest.mark.slow  # whole-source loads and churn rounds
-CATALOG = load_catalog()
+# the watermark path: every table polled, the captured ones (silver/test_stream.py) included
+CATALOG = catalog_starting(Path(tempfile.mkdtemp(prefix="polled-catalog-")), "2019-01-01", strategies=dict.fromkeys(
+    (t.name for t in load_catalog().lake_tables if t.strategy == Strategy.CDC), "incremental"))
 ALMATY = ZoneInfo("Asia/Almaty")
 
 

@@ -16,7 +16,7 @@ from techhub_lake.automation.rebuild import rebuild_asset
 from techhub_lake.automation.refresh import RefreshFailed
 from techhub_lake.catalog import load_catalog
 from techhub_lake.lake.storage import LakeFiles
-from techhub_lake.silver.assets import silver_key
+from techhub_lake.silver.assets import refresh_current_state, silver_key
 from techhub_lake.silver.current_state import merge_current_state, silver_table_path
 from techhub_lake.silver.reconcile import reconcile_current_state
 from techhub_lake.source.churn import churn_source
@@ -88,10 +88,10 @@ def test_a_count_computed_in_silver_is_not_taken_for_a_source_type_change(loaded
     second merge must neither widen nor rewrite the table."""
     url, lake = loaded_users
     requests = CATALOG.table("service_servicerequest")
-    merge_current_state(url, lake, requests, run_id="first")
+    refresh_current_state(url, lake, requests, run_id="first")  # captured: from its change stream
     churn_source(url, seed=9)
     _load_recent_days(url, lake, "churned")
-    outcome = merge_current_state(url, lake, requests, run_id="churned")
+    outcome = refresh_current_state(url, lake, requests, run_id="churned")
     assert outcome.widened == []
     assert outcome.inserted + outcome.updated > 0
     assert silver_rows(lake, requests).schema["signature_count"] == pl.Int32

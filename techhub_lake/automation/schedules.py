@@ -20,12 +20,16 @@ def build_schedules(catalog: Catalog) -> list[dg.ScheduleDefinition]:
     daily quality report."""
     full = [bronze_key(t) for t in catalog.lake_tables if t.partitioning == Partitioning.SNAPSHOT]
     incremental = [t for t in catalog.lake_tables if t.strategy in (Strategy.INCREMENTAL, Strategy.APPEND)]
+    captured = [t.name for t in catalog.lake_tables if t.strategy == Strategy.CDC]
+    skipped = (f" Not reconciled: {', '.join(captured)} (captured: every change, deletes and silent updates included, "
+               "arrives from the replication slot).") if captured else ""
     reconciliation = dg.define_asset_job(
         name="nightly_reconciliation",
         selection=dg.AssetSelection.assets(*(silver_key(t) for t in incremental)),
         config={"ops": {silver_op_name(t): {"config": {"reconcile": True}} for t in incremental}},
         tags={"techhub/trigger": "nightly_reconciliation"},
-        description="Silver current state of every incremental table checked row by row against the source, and of every append-only table key by key.",
+        description="Silver current state of every incremental table checked row by row against the source, "
+                    "and of every append-only table key by key." + skipped,
     )
     return [
         dg.ScheduleDefinition(
@@ -36,7 +40,7 @@ def build_schedules(catalog: Catalog) -> list[dg.ScheduleDefinition]:
         dg.ScheduleDefinition(
             name="nightly_reconciliation", cron_schedule=RECONCILIATION_CRON, execution_timezone=catalog.defaults.timezone,
             job=reconciliation, default_status=dg.DefaultScheduleStatus.RUNNING,
-            description="The deep reconciliation: deletes by primary key, silent updates by row hash."),
+            description="The deep reconciliation: deletes by primary key, silent updates by row hash." + skipped),
         dg.ScheduleDefinition(
             name="quality_report", cron_schedule=QUALITY_REPORT_CRON, execution_timezone=catalog.defaults.timezone,
             target=dg.AssetSelection.assets(DQ_REPORT_KEY), default_status=dg.DefaultScheduleStatus.RUNNING,

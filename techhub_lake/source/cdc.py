@@ -273,6 +273,7 @@ def pending_changes(url: str) -> bool:
     flushed now. When it holds none, the slot is moved past that WAL (other tables' and other
     databases' writes, Dagster's own storage on the embedded server), so an idle lake neither
     retains WAL nor looks behind. What the CDC sensor asks every tick."""
+    wait_for_flush(url, timeout_s=2.0)  # a commit made just now is seen now, not at the next tick
     upto = flushed_lsn(url)
     if peek(url, 1, upto).changes:
         return True

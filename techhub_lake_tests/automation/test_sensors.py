@@ -136,3 +136,72 @@ def test_the_funnel_sensor_waits_for_silver(tmp_path, dagster_instance, lake_def
     funnel = dg.AssetKey(["gold", "techhub", "dm_service_funnel"])
     result = build_funnel_sensor(CATALOG, funnel, tables_read_by(lake_defs.resolve_all_asset_specs(), funnel))(context)
     assert isinstance(result, dg.SkipReason) and "silver/service/servicerequest has not been built yet" in result.skip_message
+
+
+def commit(url: str, statement: str) -> None:
+    """Run one statement on ``url`` and commit it."""
+    import psycopg2
+
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cur:
+        cur.execute(statement)
+    conn.close()
+
+
+def test_the_cdc_sensor_drains_when_the_slot_holds_changes_and_alerts_once(new_database, tmp_path, dagster_instance,
+                                                                            monkeypatch):
+    from techhub_lake.automation.sensors import CDC_SENSOR, build_cdc_sensor
+    from techhub_lake.bronze.stream import one_drain_at_a_time
+    from techhub_lake.source import cdc
+
+    url = new_database()
+    init_source(url, scale=0.002, seed=81)
+    lake = LakeStorage(root=str(tmp_path / "lake"))
+    resources = {"source": SourceDatabase(url=url), "lake": lake}
+    defs = build_definitions(CATALOG, resources)
+    sensor = build_cdc_sensor(CATALOG)
+
+    def evaluate(cursor: str | None = None):
+        return sensor(dg.build_sensor_context(instance=dagster_instance, cursor=cursor, resources=resources))
+
+    def run(request: dg.RunRequest) -> None:
+        keys = request.asset_selection
+        result = dg.materialize([defs.resolve_assets_def(k) for k in keys], selection=keys, instance=dagster_instance,
+                                tags=request.tags)
+        assert result.success
+
+    try:
+        first = evaluate()  # no snapshot yet: a run takes it
+        (request,) = first.run_requests
+        assert "first load" in request.tags["techhub/reason"] and request.tags["techhub/trigger"] == CDC_SENSOR
+        assert {k.path[0] for k in request.asset_selection} == {"bronze", "silver"}
+        run(request)
+        commit(url, "UPDATE account_user SET role = role")  # a table nobody captures: WAL, no change
+        quiet = evaluate()
+        assert not quiet.run_requests and "no change" in quiet.skip_reason.skip_message
+        assert cdc.slot_state(url).lag_bytes < 1024 * 1024  # the unrelated WAL was released
+        commit(url, "UPDATE service_report SET status = 'seen' WHERE id = (SELECT min(id) FROM service_report)")
+        with one_drain_at_a_time(url):  # a drain under way: the sensor leaves it alone
+            assert not evaluate().run_requests
+        (again,) = evaluate().run_requests
+        run(again)
+        silver = DeltaTable(str(tmp_path / "lake/silver/techhub/service/report")).to_pyarrow_table().to_pylist()
+        assert "seen" in {row["status"] for row in silver}
+
+        # the slot holds back more WAL than the limit: one alert, not one per tick
+        server = HTTPServer(("127.0.0.1", 0), _Hook)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        _Hook.received.clear()
+        monkeypatch.setenv("TECHHUB_ALERT_WEBHOOK", f"http://127.0.0.1:{server.server_port}/hook")
+        monkeypatch.setenv("TECHHUB_CDC_WAL_ALERT_MB", "1")
+        # a change waits in the slot, so the WAL written after it is kept too
+        commit(url, "UPDATE service_report SET status = 'waiting' WHERE id = (SELECT max(id) FROM service_report)")
+        commit(url, "CREATE TABLE ballast AS SELECT md5(i::text) AS v FROM generate_series(1, 100000) i")
+        alerted = evaluate()
+        assert alerted.cursor == "alerted" and len(_Hook.received) == 1
+        assert "retains" in _Hook.received[0]["text"] and _Hook.received[0]["retained_wal_bytes"] > 2**20
+        evaluate(alerted.cursor)
+        assert len(_Hook.received) == 1
+        server.shutdown()
+    finally:
+        cdc.drop(url)

@@ -231,3 +231,25 @@ def test_catalog_check_lists_every_mismatch_in_one_pass(state, new_database):
     assert any("table 'account_activation'" in line and "column 'code'" in line for line in lines)
     assert any("table 'core_city': not found in the source" in line for line in lines)
     assert lines[-1].startswith("Error: ") and "2 mismatch(es) with the source" in lines[-1]
+
+
+@pytest.mark.slow
+def test_cdc_status_and_drop_through_the_cli(state, recent_catalog):
+    assert run(["source", "init", "--scale", "0.002", "--seed", "6"], state).returncode == 0
+    before = run(["cdc", "status"], state, TECHHUB_CATALOG=recent_catalog)
+    assert before.returncode == 0, before.stderr
+    assert "captured tables (strategy: cdc): account_company, service_servicerequest, service_report" in before.stdout
+    assert "replication slot techhub_lake_techhub: none" in before.stdout
+    assert "lake: no snapshot of the captured tables yet" in before.stdout
+    refresh = run(["refresh", "--skip-checks", "--select", "key:bronze/account/company"], state,
+                  TECHHUB_CATALOG=recent_catalog)
+    assert refresh.returncode == 0, refresh.stderr
+    assert "3 asset(s)" in refresh.stdout  # the stream's step materializes its three tables together
+    after = run(["cdc", "status"], state, TECHHUB_CATALOG=recent_catalog)
+    assert "replication slot techhub_lake_techhub: reserved, idle, confirmed" in after.stdout, after.stdout
+    assert "lake: snapshot of account_company, service_servicerequest, service_report at " in after.stdout
+    dropped = run(["cdc", "drop", "--yes"], state, TECHHUB_CATALOG=recent_catalog)
+    assert dropped.returncode == 0 and "dropped replication slot techhub_lake_techhub and publication techhub_lake" in dropped.stdout
+    again = run(["cdc", "drop", "--yes"], state, TECHHUB_CATALOG=recent_catalog)
+    assert "nothing to drop" in again.stdout
+    assert "replication slot techhub_lake_techhub: none" in run(["cdc", "status"], state, TECHHUB_CATALOG=recent_catalog).stdout

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 from techhub_lake.bronze.assets import extract_and_record
-from techhub_lake.bronze.changes import DrainOutcome, drain_to_bronze
+from techhub_lake.bronze.changes import DRAIN_BATCH_CHANGES, DrainOutcome, drain_to_bronze
 from techhub_lake.bronze.extract import Extraction
 from techhub_lake.bronze.metadata_log import append_extraction_log
 from techhub_lake.catalog import Catalog, CatalogTable
@@ -169,7 +169,7 @@ def _drain_records(drain: DrainOutcome, tables: list[CatalogTable], run_id: str,
 
 def follow_stream(url: str, lake: LakeFiles, tables: list[CatalogTable], catalog: Catalog, *, run_id: str,
                   statement_timeout_ms: int | None = None, log: Callable[[str], None] = lambda _: None,
-                  max_changes: int = 50_000) -> StreamRun:
+                  max_changes: int = DRAIN_BATCH_CHANGES) -> StreamRun:
     """Bring the captured tables' bronze up to date: a new snapshot when one is needed, then every
     change the slot holds, drained into change files and confirmed."""
     started = dt.datetime.now(dt.UTC)

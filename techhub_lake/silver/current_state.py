@@ -123,8 +123,13 @@ def latest_versions(rows: pl.DataFrame, table: CatalogTable) -> pl.DataFrame:
     return (
         rows.sort([*order, *table.primary_key])
         .unique(subset=list(table.primary_key), keep="last", maintain_order=True)
-        .with_columns(pl.struct(source_columns).hash(seed=0).reinterpret(signed=True).alias(ROW_HASH))
+        .with_columns(row_hash(source_columns))
     )
+
+
+def row_hash(source_columns: list[str]) -> pl.Expr:
+    """``_row_hash``: a hash of a row's source columns, so an unchanged row is never rewritten."""
+    return pl.struct(source_columns).hash(seed=0).reinterpret(signed=True).alias(ROW_HASH)
 
 
 def source_keys(url: str, table: CatalogTable, statement_timeout_ms: int | None) -> pl.DataFrame:

@@ -131,14 +131,14 @@ def fill_unchanged(changes: pl.DataFrame, keys: list[str], current: pl.DataFrame
     return carried.with_columns(pl.col(f"__{c}").struct.field("v").alias(c) for c in columns).select(changes.columns)
 
 
-def fold(changes: pl.DataFrame, keys: list[str]) -> tuple[pl.DataFrame, pl.DataFrame, bool]:
+def fold(changes: pl.DataFrame, keys: list[str], op: str = OP) -> tuple[pl.DataFrame, pl.DataFrame, bool]:
     """(rows to upsert: each key's last change when it is not a delete, keys to delete, whether a
-    TRUNCATE emptied the table first). ``changes`` are in commit order."""
-    truncates = changes.with_row_index("__at").filter(pl.col(OP) == "truncate")
+    TRUNCATE emptied the table first). ``changes`` are in commit order; ``op`` names the operation's column."""
+    truncates = changes.with_row_index("__at").filter(pl.col(op) == "truncate")
     truncated = truncates.height > 0
     if truncated:
         changes = changes.slice(int(truncates["__at"].max()) + 1)
     last = changes.unique(keys, keep="last", maintain_order=True)
-    deleted = last.filter(pl.col(OP) == "delete").select(keys)
-    upserts = last.filter(pl.col(OP) != "delete")
+    deleted = last.filter(pl.col(op) == "delete").select(keys)
+    upserts = last.filter(pl.col(op) != "delete")
     return upserts, deleted, truncated

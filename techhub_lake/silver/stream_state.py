@@ -21,13 +21,14 @@ import polars as pl
 import pyarrow.parquet as pq
 from deltalake import CommitProperties
 
+from techhub_lake.bronze.changes import CHANGE_COLUMNS, change_dir
 from techhub_lake.bronze.metadata_log import latest_bronze_schema
 from techhub_lake.bronze.stream import read_stream_state, snapshot_file
 from techhub_lake.catalog import CatalogTable
 from techhub_lake.faults import fault_point
-from techhub_lake.lake.delta import open_delta, write_delta
+from techhub_lake.lake.delta import open_delta, scan_delta, write_delta
 from techhub_lake.lake.storage import LakeFiles
-from techhub_lake.silver.bronze_changes import EXTRACTED_AT
+from techhub_lake.silver.bronze_changes import EXTRACTED_AT, chunks_of
 from techhub_lake.silver.current_state import (
     SILVER_ROOT,
     STREAM_APPLIED_KEY,
@@ -41,6 +42,7 @@ from techhub_lake.silver.current_state import (
     latest_commit_value,
     latest_versions,
     record_table_state,
+    row_hash,
     silver_rows,
     silver_table_path,
 )
@@ -49,6 +51,7 @@ from techhub_lake.silver.stream_changes import (
     COMMIT_TS,
     LSN,
     OP,
+    UNCHANGED,
     change_files_after,
     fill_unchanged,
     fold,
@@ -61,6 +64,9 @@ from techhub_lake.source.cdc import lsn_text
 CHANGELOG_ROOT = f"{SILVER_ROOT}/_changes"
 CHANGELOG_COLUMNS = {OP: "_op", LSN: "_lsn", COMMIT_LSN: "_commit_lsn", COMMIT_TS: "_commit_ts"}
 SNAPSHOT_ROWS_PER_CHUNK = 100_000  # a snapshot is applied in chunks of rows: memory stays bounded
+# Changes are applied in chunks of change files, one commit (and cursor) each: a chunk's text, typed
+# values, silver columns and MERGE are what a refresh holds in memory at a time.
+CHANGE_BYTES_PER_APPLY = 16 * 1024 * 1024
 
 
 def changelog_path(table: CatalogTable) -> str:
@@ -120,15 +126,18 @@ def _apply_snapshot(lake: LakeFiles, path: str, table: CatalogTable, snapshot_ls
     outcome.replaced = True
 
 
-def _silver_as_source(lake: LakeFiles, path: str, table: CatalogTable, columns: list[str]) -> pl.DataFrame | None:
-    """The rows silver holds, by key, with the source columns as the source names them (what an
-    update's untouched TOASTed values are taken from)."""
+def _silver_as_source(lake: LakeFiles, path: str, table: CatalogTable, columns: list[str],
+                      keys: pl.DataFrame) -> pl.DataFrame | None:
+    """The rows silver holds for ``keys``, with the source columns as the source names them (what
+    an update's untouched TOASTed values are taken from); None when no key needs one."""
     delta = open_delta(lake, path)
-    if delta is None:
+    if delta is None or not keys.height:
         return None
     present = set(delta.schema().to_arrow().names)
     wanted = {c: silver_column(table, c) for c in {*table.primary_key, *columns}}
-    frame = pl.from_arrow(delta.to_pyarrow_table(columns=[s for s in wanted.values() if s in present]))
+    frame = (scan_delta(lake, path).select([s for s in wanted.values() if s in present])
+             .join(keys.lazy(), on=list(table.primary_key), how="semi")
+             .collect())
     return frame.rename({s: c for c, s in wanted.items() if s in frame.columns and s != c})
 
 
@@ -145,6 +154,36 @@ def _append_changelog(lake: LakeFiles, table: CatalogTable, rows: pl.DataFrame, 
                 commit_properties=CommitProperties(custom_metadata=stream_commit(snapshot_lsn, applied)))
 
 
+def _apply_chunk(lake: LakeFiles, path: str, table: CatalogTable, changes: pl.DataFrame, snapshot_lsn: int,
+                 outcome: MergeOutcome, run_id: str) -> int:
+    """Apply some changes (whole transactions, in commit order) in one commit with their cursor,
+    after appending them to the changelog; the last commit LSN applied."""
+    changes = typed(changes, latest_bronze_schema(lake, table.name))
+    keys = list(table.primary_key)
+    row_columns = [c for c in changes.columns if c not in CHANGE_COLUMNS]
+    missing = changes.filter(pl.col(UNCHANGED).list.len() > 0).select(keys).unique()
+    changes = fill_unchanged(changes, keys, _silver_as_source(lake, path, table, row_columns, missing))
+    outcome.rows_read += changes.height
+    before = set(open_delta(lake, path).schema().to_arrow().names)
+    # silver's columns for every change, computed once: the changelog takes them all, the table
+    # each key's last change
+    logged = silver_rows(lake, path, table, changes.select(
+        *row_columns, pl.col(COMMIT_TS).alias(EXTRACTED_AT), row_hash(row_columns),
+        *(pl.col(c).alias(n) for c, n in CHANGELOG_COLUMNS.items()))).sort("_commit_lsn", "_lsn")
+    upserts, deleted, truncated = fold(logged, keys, op="_op")
+    rows = upserts.drop(CHANGELOG_COLUMNS.values())
+    applied = int(changes[COMMIT_LSN].max())
+    _append_changelog(lake, table, logged, snapshot_lsn)
+    fault_point("silver.stream")  # the changelog has the batch, the table not yet
+    gone = deleted
+    if truncated:
+        gone = pl.concat([gone, current_keys(lake, path, table).join(rows.select(keys), on=keys, how="anti")],
+                         how="vertical_relaxed").unique()
+    apply_changes(lake, path, table, rows, gone, stream_commit(snapshot_lsn, applied), outcome, run_id)
+    fill_new_columns(lake, path, table, before, outcome)
+    return applied
+
+
 def follow_stream_in_silver(lake: LakeFiles, table: CatalogTable, *, run_id: str = "") -> MergeOutcome:
     """Bring a captured table's silver current state up to what bronze's stream holds."""
     path = silver_table_path(table)
@@ -158,30 +197,12 @@ def follow_stream_in_silver(lake: LakeFiles, table: CatalogTable, *, run_id: str
         _apply_snapshot(lake, path, table, state.snapshot_lsn, state.snapshot_at, outcome, run_id)
         applied = state.snapshot_lsn - 1
     files = change_files_after(lake, table, applied)
-    changes = read_changes(lake, files, applied)
     outcome.files_read = len(files)
-    if changes.height:
-        schema = latest_bronze_schema(lake, table.name)
-        changes = typed(changes, schema)
-        keys = list(table.primary_key)
-        row_columns = [c for c in changes.columns if c not in (OP, LSN, COMMIT_LSN, COMMIT_TS, "xid", "_unchanged")]
-        changes = fill_unchanged(changes, keys, _silver_as_source(lake, path, table, row_columns))
-        upserts, deleted, truncated = fold(changes, keys)
-        outcome.rows_read = changes.height
-        before = set(open_delta(lake, path).schema().to_arrow().names)
-        rows = silver_rows(lake, path, table, latest_versions(
-            upserts.select(*row_columns, pl.col(COMMIT_TS).alias(EXTRACTED_AT)), table))
-        logged = silver_rows(lake, path, table, changes.select(
-            *row_columns, pl.col(COMMIT_TS).alias(EXTRACTED_AT), *(pl.col(c).alias(n) for c, n in CHANGELOG_COLUMNS.items())))
-        applied_now = int(changes[COMMIT_LSN].max())
-        _append_changelog(lake, table, logged, state.snapshot_lsn)
-        fault_point("silver.stream")  # the changelog has the batch, the table not yet
-        gone = deleted
-        if truncated:
-            gone = pl.concat([gone, current_keys(lake, path, table).join(rows.select(keys), on=keys, how="anti")],
-                             how="vertical_relaxed").unique()
-        apply_changes(lake, path, table, rows, gone, stream_commit(state.snapshot_lsn, applied_now), outcome, run_id)
-        fill_new_columns(lake, path, table, before, outcome)
+    stats = lake.file_stats(change_dir(table)) if files else {}
+    for group in chunks_of(files, stats, CHANGE_BYTES_PER_APPLY):
+        changes = read_changes(lake, group, applied)
+        if changes.height:
+            applied = _apply_chunk(lake, path, table, changes, state.snapshot_lsn, outcome, run_id)
     if open_delta(lake, path) is None:
         create_empty(lake, path, table, stream_commit(state.snapshot_lsn, applied))
     record_table_state(lake, path, outcome)

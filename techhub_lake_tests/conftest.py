@@ -94,6 +94,18 @@ def query(url: str, sql: str, params: tuple | dict | None = None) -> list[tuple]
         conn.close()
 
 
+def execute(url: str, *statements: str) -> None:
+    """Run statements on ``url``, each committed on its own."""
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+    finally:
+        conn.close()
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A real S3-compatible server (moto in server mode) on loopback with a `datalake` bucket, in a

@@ -25,7 +25,7 @@ from techhub_lake.registry import tables_read_by
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.source.churn import churn_source
 from techhub_lake.source.generator import init_source
-from techhub_lake_tests.conftest import query
+from techhub_lake_tests.conftest import execute, query
 
 pytestmark = pytest.mark.slow  # an end-to-end run of the lake: the full suite, not the fast tier
 
@@ -138,16 +138,6 @@ def test_the_funnel_sensor_waits_for_silver(tmp_path, dagster_instance, lake_def
     assert isinstance(result, dg.SkipReason) and "silver/service/servicerequest has not been built yet" in result.skip_message
 
 
-def commit(url: str, statement: str) -> None:
-    """Run one statement on ``url`` and commit it."""
-    import psycopg2
-
-    conn = psycopg2.connect(url)
-    with conn, conn.cursor() as cur:
-        cur.execute(statement)
-    conn.close()
-
-
 def test_the_cdc_sensor_drains_when_the_slot_holds_changes_and_alerts_once(new_database, tmp_path, dagster_instance,
                                                                             monkeypatch):
     from techhub_lake.automation.sensors import CDC_SENSOR, build_cdc_sensor
@@ -176,11 +166,11 @@ def test_the_cdc_sensor_drains_when_the_slot_holds_changes_and_alerts_once(new_d
         assert "first load" in request.tags["techhub/reason"] and request.tags["techhub/trigger"] == CDC_SENSOR
         assert {k.path[0] for k in request.asset_selection} == {"bronze", "silver"}
         run(request)
-        commit(url, "UPDATE account_user SET role = role")  # a table nobody captures: WAL, no change
+        execute(url, "UPDATE account_user SET role = role")  # a table nobody captures: WAL, no change
         quiet = evaluate()
         assert not quiet.run_requests and "no change" in quiet.skip_reason.skip_message
         assert cdc.slot_state(url).lag_bytes < 1024 * 1024  # the unrelated WAL was released
-        commit(url, "UPDATE service_report SET status = 'seen' WHERE id = (SELECT min(id) FROM service_report)")
+        execute(url, "UPDATE service_report SET status = 'seen' WHERE id = (SELECT min(id) FROM service_report)")
         with one_drain_at_a_time(url):  # a drain under way: the sensor leaves it alone
             assert not evaluate().run_requests
         (again,) = evaluate().run_requests
@@ -195,8 +185,8 @@ def test_the_cdc_sensor_drains_when_the_slot_holds_changes_and_alerts_once(new_d
         monkeypatch.setenv("TECHHUB_ALERT_WEBHOOK", f"http://127.0.0.1:{server.server_port}/hook")
         monkeypatch.setenv("TECHHUB_CDC_WAL_ALERT_MB", "1")
         # a change waits in the slot, so the WAL written after it is kept too
-        commit(url, "UPDATE service_report SET status = 'waiting' WHERE id = (SELECT max(id) FROM service_report)")
-        commit(url, "CREATE TABLE ballast AS SELECT md5(i::text) AS v FROM generate_series(1, 100000) i")
+        execute(url, "UPDATE service_report SET status = 'waiting' WHERE id = (SELECT max(id) FROM service_report)")
+        execute(url, "CREATE TABLE ballast AS SELECT md5(i::text) AS v FROM generate_series(1, 100000) i")
         alerted = evaluate()
         assert alerted.cursor == "alerted" and len(_Hook.received) == 1
         assert "retains" in _Hook.received[0]["text"] and _Hook.received[0]["retained_wal_bytes"] > 2**20

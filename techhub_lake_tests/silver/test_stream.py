@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 
 import polars as pl
-import psycopg2
 import pytest
 
 from techhub_lake.automation.refresh import refresh_lake
@@ -24,22 +23,13 @@ from techhub_lake.silver.stream_state import changelog_path
 from techhub_lake.source import cdc
 from techhub_lake.source.churn import churn_source
 from techhub_lake.source.generator import init_source
-from techhub_lake_tests.conftest import catalog_starting
+from techhub_lake_tests.conftest import catalog_starting, execute
 from techhub_lake_tests.helpers import definitions_for
 from techhub_lake_tests.silver.test_current_state import differing_keys, source_rows
 
 pytestmark = pytest.mark.slow
 CAPTURED = ("account_company", "service_servicerequest", "service_report")
 LAYERS = "group:bronze or group:silver"
-
-
-def execute(url: str, *statements: str) -> None:
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        for statement in statements:
-            cur.execute(statement)
-    conn.close()
 
 
 def assert_equal_to_source(url, lake, catalog, work, names=CAPTURED) -> None:

@@ -10,15 +10,7 @@ import psycopg2
 import pytest
 
 from techhub_lake.source import cdc, pgoutput
-
-
-def _execute(url: str, *statements: str) -> None:
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        for statement in statements:
-            cur.execute(statement)
-    conn.close()
+from techhub_lake_tests.conftest import execute
 
 
 def _rows(cur, query: str) -> dict[str, dict[str, str | None]]:
@@ -42,7 +34,7 @@ def _drain(url: str, max_changes: int = 500) -> list[cdc.Change]:
 @pytest.fixture
 def source(new_database):
     url = new_database()
-    _execute(url,
+    execute(url,
              "CREATE TABLE parent (id bigint PRIMARY KEY, name text)",
              "CREATE TABLE item (id bigint PRIMARY KEY, parent_id bigint REFERENCES parent ON DELETE SET NULL, "
              "v integer, body text, updated_at timestamptz DEFAULT now())",
@@ -96,11 +88,11 @@ def test_the_first_snapshot_and_the_stream_join_without_gap_or_overlap(source):
 
 
 def test_silent_updates_deletes_cascades_and_untouched_large_values_arrive_in_order(source):
-    _execute(source, "UPDATE item SET body = (SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 400)) "
+    execute(source, "UPDATE item SET body = (SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 400)) "
                      "WHERE id = 7")
     with cdc.new_slot(source):
         pass
-    _execute(source,
+    execute(source,
              "UPDATE item SET v = -1 WHERE id = 7",  # silent: updated_at stays, the large body is untouched
              "DELETE FROM item WHERE id = 8",
              "DELETE FROM parent WHERE id = 2",  # ON DELETE SET NULL: its items change without being named
@@ -125,7 +117,7 @@ def test_silent_updates_deletes_cascades_and_untouched_large_values_arrive_in_or
 def test_nothing_is_consumed_until_the_lake_confirms_it(source):
     with cdc.new_slot(source):
         pass
-    _execute(source, "UPDATE item SET v = 100 WHERE id <= 10", "UPDATE item SET v = 200 WHERE id <= 5")
+    execute(source, "UPDATE item SET v = 100 WHERE id <= 10", "UPDATE item SET v = 200 WHERE id <= 5")
     assert cdc.wait_for_flush(source)
     first = cdc.peek(source, 1000)
     again = cdc.peek(source, 1000)

@@ -182,15 +182,21 @@ def read_in_snapshot(url: str, snapshot: str) -> Iterator[psycopg2.extensions.cu
 
 
 def wait_for_flush(url: str, timeout_s: float = 10.0) -> bool:
-    """Wait until the WAL written so far is flushed: logical decoding reads only flushed WAL, and
+    """Make sure the WAL written so far is flushed: logical decoding reads only flushed WAL, and
     with ``synchronous_commit = off`` (the embedded server) a commit returns before its WAL is
-    flushed, so a peek right after it could miss it. Read-only; False if the flush did not come."""
-    conn = connect(url, application_name=APPLICATION_NAME)
+    flushed, so a peek right after it could miss it. On PostgreSQL 17 and later one tiny logical
+    message with ``flush`` does it at once (pgoutput does not pass messages on unless asked);
+    elsewhere this waits for the WAL writer. Writes no data; False if the flush did not come."""
+    conn = _reader(url)
     try:
-        conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute("SELECT pg_current_wal_insert_lsn()")
             (target,) = cur.fetchone()
+            try:
+                cur.execute("SELECT pg_logical_emit_message(false, %s, '', true)", (PUBLICATION,))
+                return True
+            except psycopg2.Error:  # before PostgreSQL 17 (no flush argument), or not allowed
+                pass
             deadline = time.monotonic() + timeout_s
             while True:
                 cur.execute("SELECT pg_current_wal_flush_lsn() >= %s::pg_lsn", (target,))

@@ -105,7 +105,7 @@ def load_bronze(url: str, lake, catalog, first, run_id: str) -> None:
     from techhub_lake.catalog import Partitioning
 
     today = dt.datetime.now(ZoneInfo(catalog.defaults.timezone)).date()
-    captured = [t for t in catalog.lake_tables if t.partitioning == Partitioning.STREAM]
+    captured = list(catalog.captured_tables)
     for table in catalog.lake_tables:
         if table in captured:
             continue

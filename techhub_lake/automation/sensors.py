@@ -26,7 +26,7 @@ from techhub_lake.automation.source_changes import (
 from techhub_lake.bronze.specs import bronze_key
 from techhub_lake.bronze.stream import stream_needs_drain
 from techhub_lake.bronze.stream_asset import retained_wal_alert
-from techhub_lake.catalog import Catalog, Partitioning
+from techhub_lake.catalog import Catalog
 from techhub_lake.gold.funnel import (
     FUNNEL_SENSOR,
     contiguous_ranges,
@@ -119,12 +119,12 @@ def build_cdc_sensor(catalog: Catalog) -> dg.SensorDefinition | None:
     is in silver within about a minute. Also when a snapshot is due, and at half the freshness
     window when nothing changed, so the assets' freshness says how current the lake's view is.
     Alerts once when the slot retains more WAL than ``$TECHHUB_CDC_WAL_ALERT_MB``."""
-    captured = [t for t in catalog.lake_tables if t.partitioning == Partitioning.STREAM]
+    captured = catalog.captured_tables
     if not captured:
         return None
     bronze = [bronze_key(t) for t in captured]
     selection = [*bronze, *(silver_key(t) for t in captured)]
-    window = min(t.freshness for t in captured if t.freshness) if any(t.freshness for t in captured) else None
+    window = min((t.freshness for t in captured if t.freshness), default=None)
 
     @dg.sensor(name=CDC_SENSOR, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
                asset_selection=selection,

@@ -249,6 +249,11 @@ class Catalog(BaseModel):
         """The tables that are loaded into the lake (every strategy but ``exclude``)."""
         return tuple(t for t in self.tables if t.in_lake)
 
+    @property
+    def captured_tables(self) -> tuple[CatalogTable, ...]:
+        """The tables the lake captures from the source's replication slot (``strategy: cdc``)."""
+        return tuple(t for t in self.tables if t.partitioning == Partitioning.STREAM)
+
 
 def _field_of(error: Mapping[str, Any]) -> str:
     loc = [str(part) for part in error.get("loc", ()) if not isinstance(part, int)]

@@ -27,14 +27,13 @@ def cdc_status_command() -> None:
     """Where the slot stands: captured tables, snapshot, confirmed LSN, lag and retained WAL."""
     from techhub_lake.automation.refresh import lake_files
     from techhub_lake.bronze.stream import read_stream_state
-    from techhub_lake.catalog import Partitioning
     from techhub_lake.definitions import lake_definitions
     from techhub_lake.source import cdc
     from techhub_lake.source.connection import redact
 
     defs, catalog = lake_definitions()
     url = _source()
-    captured = [t.name for t in catalog.lake_tables if t.partitioning == Partitioning.STREAM]
+    captured = [t.name for t in catalog.captured_tables]
     click.echo(f"source: {redact(url)}")
     click.echo(f"captured tables (strategy: cdc): {', '.join(captured) or 'none'}")
     slot = cdc.slot_state(url)

@@ -42,10 +42,10 @@ def source_group() -> None:
 
 def captured_tables() -> list[str]:
     """The tables the lake's catalog (``$TECHHUB_CATALOG`` or the packaged one) captures by CDC."""
-    from techhub_lake.catalog import Partitioning, load_catalog
+    from techhub_lake.catalog import load_catalog
     from techhub_lake.settings import catalog_path
 
-    return [t.name for t in load_catalog(catalog_path()).lake_tables if t.partitioning == Partitioning.STREAM]
+    return [t.name for t in load_catalog(catalog_path()).captured_tables]
 
 
 @source_group.command("init")

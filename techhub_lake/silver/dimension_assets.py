@@ -16,7 +16,6 @@ from techhub_lake.resources import LakeStorage
 from techhub_lake.silver.assets import SILVER_GROUP, silver_key
 from techhub_lake.silver.current_state import SILVER_ROOT, silver_table_path
 from techhub_lake.silver.dimensions import (
-    CHANGE_COMMIT_LSN,
     DIMENSIONS,
     IS_CURRENT,
     DimensionSpec,
@@ -25,6 +24,7 @@ from techhub_lake.silver.dimensions import (
     scd2_apply_changes,
     scd2_update,
 )
+from techhub_lake.silver.stream_changes import LOGGED_COMMIT_LSN
 from techhub_lake.silver.stream_state import changelog_path, stream_commit, stream_cursor
 
 FACT_PATH = f"{SILVER_ROOT}/fact/fact_requests"
@@ -50,7 +50,7 @@ def follow_changelog(files: LakeFiles, spec: DimensionSpec, source: CatalogTable
         dimension, counts = scd2_update(current, previous, spec, dt.datetime.now(dt.UTC))
         return dimension, counts, stream_commit(built_from, applied)
     log = scan_delta(files, changelog_path(source))
-    changes = (log.filter((pl.col(CHANGE_COMMIT_LSN) > dim_applied) & (pl.col(CHANGE_COMMIT_LSN) <= applied)).collect()
+    changes = (log.filter((pl.col(LOGGED_COMMIT_LSN) > dim_applied) & (pl.col(LOGGED_COMMIT_LSN) <= applied)).collect()
                if log is not None else pl.DataFrame())
     if not changes.height:
         return previous, Scd2Counts(0, 0, 0, previous.height, previous.filter(pl.col(IS_CURRENT)).height), \

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from techhub_lake.silver.stream_changes import LOGGED_COMMIT_LSN, LOGGED_COMMIT_TS, LOGGED_LSN, LOGGED_OP
+
 VALID_FROM, VALID_TO, IS_CURRENT, ATTR_HASH = "valid_from", "valid_to", "is_current", "attr_hash"
 # the source's change time (updated_at) the version was seen with; NULL where the source has none
 SOURCE_CHANGED_AT = "source_changed_at"
@@ -152,10 +154,6 @@ def fact_requests(requests: pl.DataFrame, dims: dict[str, pl.DataFrame]) -> pl.D
     return facts.sort("request_id")
 
 
-# The changelog columns of a captured table (``silver.stream_state``) that ``scd2_apply_changes`` reads.
-CHANGE_OP, CHANGE_LSN, CHANGE_COMMIT_LSN, CHANGE_COMMIT_TS = "_op", "_lsn", "_commit_lsn", "_commit_ts"
-
-
 def scd2_apply_changes(changes: pl.DataFrame, dimension: pl.DataFrame | None,
                        spec: DimensionSpec) -> tuple[pl.DataFrame, Scd2Counts]:
     """The dimension after a captured table's committed changes (changelog rows: the silver columns
@@ -169,12 +167,12 @@ def scd2_apply_changes(changes: pl.DataFrame, dimension: pl.DataFrame | None,
     if SOURCE_CHANGED_AT not in dimension.columns:
         dimension = dimension.with_columns(pl.lit(None, utc).alias(SOURCE_CHANGED_AT))
     changed_at = pl.col(spec.changed_at).cast(utc) if spec.changed_at else pl.lit(None, utc)
-    gone = pl.col(CHANGE_OP) == "delete"
+    gone = pl.col(LOGGED_OP) == "delete"
     events = (
-        changes.sort(CHANGE_COMMIT_LSN, CHANGE_LSN)
-        .unique([spec.business_key, CHANGE_COMMIT_LSN], keep="last", maintain_order=True)
-        .select(pl.col(spec.business_key).alias(key), *spec.tracked, pl.col(CHANGE_COMMIT_TS).cast(utc).alias("_at"),
-                gone.alias("_gone"), changed_at.alias("_changed"), pl.col(CHANGE_COMMIT_LSN).cast(pl.Int64).alias("_order"))
+        changes.sort(LOGGED_COMMIT_LSN, LOGGED_LSN)
+        .unique([spec.business_key, LOGGED_COMMIT_LSN], keep="last", maintain_order=True)
+        .select(pl.col(spec.business_key).alias(key), *spec.tracked, pl.col(LOGGED_COMMIT_TS).cast(utc).alias("_at"),
+                gone.alias("_gone"), changed_at.alias("_changed"), pl.col(LOGGED_COMMIT_LSN).cast(pl.Int64).alias("_order"))
         .with_columns(pl.when(pl.col("_gone")).then(None).otherwise(_attr_hash(spec)).alias(ATTR_HASH))
     )
     open_rows = dimension.filter(pl.col(IS_CURRENT))

@@ -19,6 +19,10 @@ from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.source.arrow_types import text_to_decimal
 
 OP, LSN, COMMIT_LSN, COMMIT_TS, UNCHANGED = "op", "lsn", "commit_lsn", "commit_ts", "_unchanged"
+# A captured table's changelog (silver/techhub/_changes/...) carries them under these names, beside
+# the silver columns; the SCD2 dimensions read them from there.
+LOGGED_OP, LOGGED_LSN, LOGGED_COMMIT_LSN, LOGGED_COMMIT_TS = "_op", "_lsn", "_commit_lsn", "_commit_ts"
+CHANGELOG_COLUMNS = {OP: LOGGED_OP, LSN: LOGGED_LSN, COMMIT_LSN: LOGGED_COMMIT_LSN, COMMIT_TS: LOGGED_COMMIT_TS}
 _TIMESTAMP_TZ = "%Y-%m-%d %H:%M:%S%.f%#z"  # as PostgreSQL prints timestamptz (ISO DateStyle)
 _TIMESTAMP = "%Y-%m-%d %H:%M:%S%.f"
 

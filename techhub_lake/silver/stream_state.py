@@ -47,10 +47,12 @@ from techhub_lake.silver.current_state import (
     silver_table_path,
 )
 from techhub_lake.silver.stream_changes import (
+    CHANGELOG_COLUMNS,
     COMMIT_LSN,
     COMMIT_TS,
-    LSN,
-    OP,
+    LOGGED_COMMIT_LSN,
+    LOGGED_LSN,
+    LOGGED_OP,
     UNCHANGED,
     change_files_after,
     fill_unchanged,
@@ -62,7 +64,6 @@ from techhub_lake.silver.transforms import silver_column
 from techhub_lake.source.cdc import lsn_text
 
 CHANGELOG_ROOT = f"{SILVER_ROOT}/_changes"
-CHANGELOG_COLUMNS = {OP: "_op", LSN: "_lsn", COMMIT_LSN: "_commit_lsn", COMMIT_TS: "_commit_ts"}
 SNAPSHOT_ROWS_PER_CHUNK = 100_000  # a snapshot is applied in chunks of rows: memory stays bounded
 # Changes are applied in chunks of change files, one commit (and cursor) each: a chunk's text, typed
 # values, silver columns and MERGE are what a refresh holds in memory at a time.
@@ -146,10 +147,10 @@ def _append_changelog(lake: LakeFiles, table: CatalogTable, rows: pl.DataFrame, 
     table re-applies a batch: the changelog's own cursor keeps it from repeating)."""
     path = changelog_path(table)
     _, logged = stream_cursor(lake, path)
-    fresh = rows.filter(pl.col("_commit_lsn") > (logged or -1)) if logged is not None else rows
+    fresh = rows.filter(pl.col(LOGGED_COMMIT_LSN) > logged) if logged is not None else rows
     if not fresh.height:
         return
-    applied = int(fresh["_commit_lsn"].max())
+    applied = int(fresh[LOGGED_COMMIT_LSN].max())
     write_delta(lake, path, fresh, "append", schema_mode="merge" if open_delta(lake, path) is not None else None,
                 commit_properties=CommitProperties(custom_metadata=stream_commit(snapshot_lsn, applied)))
 
@@ -169,8 +170,8 @@ def _apply_chunk(lake: LakeFiles, path: str, table: CatalogTable, changes: pl.Da
     # each key's last change
     logged = silver_rows(lake, path, table, changes.select(
         *row_columns, pl.col(COMMIT_TS).alias(EXTRACTED_AT), row_hash(row_columns),
-        *(pl.col(c).alias(n) for c, n in CHANGELOG_COLUMNS.items()))).sort("_commit_lsn", "_lsn")
-    upserts, deleted, truncated = fold(logged, keys, op="_op")
+        *(pl.col(c).alias(n) for c, n in CHANGELOG_COLUMNS.items()))).sort(LOGGED_COMMIT_LSN, LOGGED_LSN)
+    upserts, deleted, truncated = fold(logged, keys, op=LOGGED_OP)
     rows = upserts.drop(CHANGELOG_COLUMNS.values())
     applied = int(changes[COMMIT_LSN].max())
     _append_changelog(lake, table, logged, snapshot_lsn)

@@ -106,12 +106,12 @@ def test_the_read_only_role_reads_every_table_and_writes_nothing(new_database, m
 
     # it streams the captured tables' changes once the owner made the publication (`source init --reader`)
     from techhub_lake.bronze.stream import follow_stream
-    from techhub_lake.catalog import Partitioning, load_catalog
+    from techhub_lake.catalog import load_catalog
     from techhub_lake.lake.storage import LakeFiles
     from techhub_lake.source import cdc
 
     catalog = load_catalog()
-    captured = [t for t in catalog.lake_tables if t.partitioning == Partitioning.STREAM]
+    captured = list(catalog.captured_tables)
     cdc.ensure_publication(url, [t.name for t in captured])
     try:
         run = follow_stream(reader, LakeFiles(str(tmp_path / "lake")), captured, catalog, run_id="reader")

@@ -112,9 +112,10 @@ def change_table(changes: list[cdc.Change], columns: list[str]) -> pa.Table:
     return pa.table(data, schema=schema)
 
 
-def write_changes(lake: LakeFiles, tables: dict[str, CatalogTable], batch: cdc.ChangeBatch, timezone: str) -> list[str]:
+def write_changes(lake: LakeFiles, tables: dict[str, CatalogTable], batch: cdc.ChangeBatch,
+                  timezone: str) -> list[tuple[str, str]]:
     """Publish a batch's changes: one file per table and commit day (in the lake's time zone, never
-    before an earlier change's day), named after its first commit LSN."""
+    before an earlier change's day), named after its first commit LSN; (table, file) of each."""
     zone = ZoneInfo(timezone)
     groups: dict[tuple[str, dt.date], list[cdc.Change]] = {}
     day = None
@@ -129,7 +130,7 @@ def write_changes(lake: LakeFiles, tables: dict[str, CatalogTable], batch: cdc.C
         relative = change_file(tables[name], day, changes[0].commit_lsn)
         with lake.atomic_writer(relative) as stream:
             pq.write_table(change_table(changes, [c.name for c in relation.columns]), stream, compression="snappy")
-        written.append(relative)
+        written.append((name, relative))
     return written
 
 
@@ -168,15 +169,12 @@ def drain_to_bronze(url: str, lake: LakeFiles, tables: Iterable[CatalogTable], t
                 drained.ops[change.op] = drained.ops.get(change.op, 0) + 1
                 drained.first_commit = drained.first_commit or change.commit_ts
                 drained.last_commit = change.commit_ts
-        for path in written:
-            outcome.tables[next(n for n, t in by_name.items() if path.startswith(change_dir(t) + "/"))].files.append(path)
+        for name, path in written:
+            outcome.tables[name].files.append(path)
         fault_point("bronze.changes.confirm")  # published, not yet confirmed: a crash re-delivers
         cdc.confirm(url, batch.confirm_lsn)
         outcome.transactions += batch.transactions
         outcome.batches += 1
-        outcome.confirmed_lsn = batch.confirm_lsn
-    state = cdc.slot_state(url)
-    if state.confirmed_lsn is not None and state.confirmed_lsn < upto:
-        cdc.confirm(url, upto)
-        outcome.confirmed_lsn = upto
+    cdc.confirm(url, upto)  # past whatever else the slot held (other tables' writes); never backwards
+    outcome.confirmed_lsn = upto
     return outcome

@@ -22,7 +22,7 @@ import json
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from techhub_lake.bronze.assets import extract_and_record
 from techhub_lake.bronze.changes import DRAIN_BATCH_CHANGES, DrainOutcome, drain_to_bronze
@@ -184,7 +184,7 @@ def follow_stream(url: str, lake: LakeFiles, tables: list[CatalogTable], catalog
                                                      statement_timeout_ms=statement_timeout_ms, log=log)
         elif set(state.tables) != set(names):  # a table no longer captured: stop publishing it
             cdc.ensure_publication(url, names)
-            run.state = StreamState(state.slot, tuple(names), True, state.snapshot_lsn, state.snapshot_at)
+            run.state = replace(state, tables=tuple(names))
             _write_state(lake, run.state)
         run.drain = drain_to_bronze(url, lake, tables, catalog.defaults.timezone, max_changes=max_changes, run_id=run_id)
         append_extraction_log(lake, *_drain_records(run.drain, tables, run_id, started))

@@ -70,12 +70,12 @@ def stream_metadata(run: StreamRun, table: CatalogTable, lake: LakeFiles) -> dic
     return metadata
 
 
-def retained_wal_alert(slot: cdc.SlotState | None, url_label: str) -> str | None:
+def retained_wal_alert(slot: cdc.SlotState | None, slot_name: str) -> str | None:
     """The alert to raise when the slot holds back more WAL than ``$TECHHUB_CDC_WAL_ALERT_MB``."""
     limit = settings.cdc_wal_alert_bytes()
     if slot is None or not slot.exists or (slot.retained_wal_bytes or 0) <= limit:
         return None
-    return (f"replication slot {url_label} retains {slot.retained_wal_bytes / 2**20:,.0f} MB of WAL "
+    return (f"replication slot {slot_name} retains {slot.retained_wal_bytes / 2**20:,.0f} MB of WAL "
             f"(alert above {limit / 2**20:,.0f} MB): the lake is not draining it; when it passes the server's "
             "max_slot_wal_keep_size the slot is invalidated and the lake re-snapshots the captured tables")
 

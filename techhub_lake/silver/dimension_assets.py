@@ -42,13 +42,10 @@ def follow_changelog(files: LakeFiles, spec: DimensionSpec, source: CatalogTable
     (versions opening when observed) when the dimension was built from another snapshot of the
     stream, or before the table was captured."""
     built_from, applied = stream_cursor(files, silver_table_path(source))
-    if built_from is None:  # silver has not followed the stream yet
-        dimension, counts = scd2_update(current, previous, spec, dt.datetime.now(dt.UTC))
-        return dimension, counts, {}
     dim_from, dim_applied = stream_cursor(files, dimension_path(spec))
-    if previous is None or dim_from != built_from or dim_applied is None:
+    if built_from is None or previous is None or dim_from != built_from or dim_applied is None:
         dimension, counts = scd2_update(current, previous, spec, dt.datetime.now(dt.UTC))
-        return dimension, counts, stream_commit(built_from, applied)
+        return dimension, counts, stream_commit(built_from, applied) if built_from is not None else {}
     log = scan_delta(files, changelog_path(source))
     changes = (log.filter((pl.col(LOGGED_COMMIT_LSN) > dim_applied) & (pl.col(LOGGED_COMMIT_LSN) <= applied)).collect()
                if log is not None else pl.DataFrame())

@@ -264,7 +264,8 @@ def peek(url: str, max_changes: int, upto_lsn: int | None = None) -> ChangeBatch
 
 def confirm(url: str, lsn: int) -> None:
     """Tell the server the lake holds everything before ``lsn``: the slot moves on and the server may
-    recycle that WAL. Call only after the changes are durably published."""
+    recycle that WAL. Call only after the changes are durably published. Never moves the slot
+    backwards (another drain may have confirmed further), and does nothing without a slot."""
     conn = _reader(url)
     try:
         with conn.cursor() as cur:  # never backwards: another drain may have confirmed further
@@ -283,9 +284,7 @@ def pending_changes(url: str) -> bool:
     upto = flushed_lsn(url)
     if peek(url, 1, upto).changes:
         return True
-    state = slot_state(url)
-    if state.exists and state.confirmed_lsn is not None and state.confirmed_lsn < upto:
-        confirm(url, upto)
+    confirm(url, upto)
     return False
 
 
@@ -331,15 +330,11 @@ def drop_slot(url: str) -> bool:
 
 def drop(url: str) -> list[str]:
     """Drop the lake's slot and publication (what exists of them); returns what was dropped."""
-    dropped = []
+    dropped = [f"replication slot {slot_name(url)}"] if drop_slot(url) else []
     conn = connect(url, application_name=APPLICATION_NAME)
     try:
         conn.autocommit = True
         with conn.cursor() as cur:
-            cur.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",
-                        (slot_name(url),))
-            if cur.rowcount:
-                dropped.append(f"replication slot {slot_name(url)}")
             cur.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", (PUBLICATION,))
             if cur.fetchone():
                 cur.execute(sql.SQL("DROP PUBLICATION {}").format(sql.Identifier(PUBLICATION)))

@@ -99,32 +99,44 @@ def stream_commit(snapshot_lsn: int, applied_lsn: int) -> dict[str, str]:
 
 def _apply_snapshot(lake: LakeFiles, path: str, table: CatalogTable, snapshot_lsn: int, taken: dt.datetime,
                     outcome: MergeOutcome, run_id: str) -> None:
-    """Bring the table to the stream's snapshot: appended in chunks into a new table, or merged
-    into an existing one (changed rows upserted, keys the snapshot lacks deleted, the cursor with
-    the last commit)."""
+    """Bring the table to the stream's snapshot, read in chunks (one held at a time): appended into
+    a new table, or merged into an existing one (changed rows upserted, keys the snapshot lacks
+    deleted, the cursor with the last commit)."""
     source = snapshot_file(table, snapshot_lsn)
     keys = list(table.primary_key)
     cursor = stream_commit(snapshot_lsn, snapshot_lsn - 1)
     existed = open_delta(lake, path) is not None
-    handle = pq.ParquetFile(lake.fs.open_input_file(lake.path(source)))
-    snapshot_keys = pl.from_arrow(handle.read(columns=keys))
-    batches = list(handle.iter_batches(batch_size=SNAPSHOT_ROWS_PER_CHUNK)) or [handle.schema_arrow.empty_table()]
     first_columns: set[str] = set()
-    for number, batch in enumerate(batches, start=1):
-        last = number == len(batches)
-        rows = pl.from_arrow(batch).with_columns(pl.lit(taken, pl.Datetime("us", "UTC")).alias(EXTRACTED_AT))
-        rows = silver_rows(lake, path, table, latest_versions(rows, table))
-        outcome.rows_read += rows.height
-        if not existed:
-            if rows.height or last:
-                append_rows(lake, path, rows, cursor if last else None, outcome)
-                first_columns = first_columns or set(rows.columns)
-            continue
-        gone = current_keys(lake, path, table).join(snapshot_keys, on=keys, how="anti") if last else rows.select(keys).clear()
-        apply_changes(lake, path, table, rows, gone, cursor if last else None, outcome, run_id)
+    with lake.fs.open_input_file(lake.path(source)) as stream:
+        handle = pq.ParquetFile(stream)
+        snapshot_keys = pl.from_arrow(handle.read(columns=keys))
+        batches = handle.iter_batches(batch_size=SNAPSHOT_ROWS_PER_CHUNK)
+        for last, batch in _with_last(batches, handle.schema_arrow.empty_table()):
+            rows = pl.from_arrow(batch).with_columns(pl.lit(taken, pl.Datetime("us", "UTC")).alias(EXTRACTED_AT))
+            rows = silver_rows(lake, path, table, latest_versions(rows, table))
+            outcome.rows_read += rows.height
+            if not existed:
+                if rows.height or last:
+                    append_rows(lake, path, rows, cursor if last else None, outcome)
+                    first_columns = first_columns or set(rows.columns)
+                continue
+            gone = current_keys(lake, path, table).join(snapshot_keys, on=keys, how="anti") if last \
+                else rows.select(keys).clear()
+            apply_changes(lake, path, table, rows, gone, cursor if last else None, outcome, run_id)
     if not existed and first_columns:
         fill_new_columns(lake, path, table, first_columns, outcome)
     outcome.replaced = True
+
+
+def _with_last(batches, empty):
+    """(whether it is the last, batch) for each batch, read one ahead; ``empty`` alone when there is
+    none (an empty table still gets its cursor)."""
+    previous = None
+    for batch in batches:
+        if previous is not None:
+            yield False, previous
+        previous = batch
+    yield True, previous if previous is not None else empty
 
 
 def _silver_as_source(lake: LakeFiles, path: str, table: CatalogTable, columns: list[str],

@@ -16,6 +16,7 @@ from techhub_lake.automation.refresh import refresh_lake
 from techhub_lake.bronze.changes import change_dir
 from techhub_lake.lake.delta import read_delta
 from techhub_lake.lake.storage import LakeFiles
+from techhub_lake.silver import stream_state
 from techhub_lake.silver.current_state import silver_table_path
 from techhub_lake.silver.dimension_assets import dimension_path
 from techhub_lake.silver.dimensions import DIMENSIONS, IS_CURRENT, VALID_FROM, VALID_TO
@@ -41,7 +42,9 @@ def assert_equal_to_source(url, lake, catalog, work, names=CAPTURED) -> None:
         assert differing_keys(silver, source, table) == (set(), set(), set()), name
 
 
-def test_churn_rounds_reach_silver_exactly_without_reconciliation(new_database, tmp_path, dagster_instance):
+def test_churn_rounds_reach_silver_exactly_without_reconciliation(new_database, tmp_path, dagster_instance,
+                                                                  monkeypatch):
+    monkeypatch.setattr(stream_state, "SNAPSHOT_ROWS_PER_CHUNK", 50)  # the first snapshot appended in many chunks
     url = new_database()
     init_source(url, scale=0.01, seed=71)
     catalog = catalog_starting(tmp_path, "2026-10-01")  # the packaged catalog: the three tables are captured
@@ -130,7 +133,8 @@ def test_an_invalidated_slot_is_replaced_by_a_new_snapshot(new_database, tmp_pat
         cdc.drop(url)
 
 
-def test_a_table_switched_from_incremental_to_cdc_carries_on(new_database, tmp_path, dagster_instance):
+def test_a_table_switched_from_incremental_to_cdc_carries_on(new_database, tmp_path, dagster_instance, monkeypatch):
+    monkeypatch.setattr(stream_state, "SNAPSHOT_ROWS_PER_CHUNK", 50)  # the snapshot merged in many chunks
     url = new_database()
     init_source(url, scale=0.005, seed=73)
     polled = catalog_starting(tmp_path, "2019-01-01", "polled.yaml", strategies={n: "incremental" for n in CAPTURED})

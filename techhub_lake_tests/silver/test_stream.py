@@ -14,6 +14,7 @@ import pytest
 
 from techhub_lake.automation.refresh import refresh_lake
 from techhub_lake.bronze.changes import change_dir
+from techhub_lake.bronze.metadata_log import read_schema_versions
 from techhub_lake.lake.delta import read_delta
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.silver import stream_state
@@ -81,7 +82,10 @@ def test_churn_rounds_reach_silver_exactly_without_reconciliation(new_database, 
             assert_equal_to_source(url, lake, catalog, tmp_path)
 
         companies = read_delta(lake, silver_table_path(catalog.table("account_company")))
-        assert companies["website_verified"].drop_nulls().len() > 0  # the new column reached silver
+        assert companies["website_verified"].drop_nulls().len() > 0  # the new column reached silver, typed
+        assert companies.schema["website_verified"] == pl.Boolean
+        versions = read_schema_versions(lake, "account_company")  # the stream's description: a new version
+        assert len(versions) >= 2 and "website_verified" in versions[-1]["columns"]
         # the server did leave the big value out of later updates, and silver still has it
         report_changes = pl.concat([pl.read_parquet(lake.path(f)) for f in lake.list_files(
             change_dir(catalog.table("service_report")))], how="diagonal")

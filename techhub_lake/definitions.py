@@ -1,7 +1,7 @@
 """The Dagster definitions of techhub-lake: ``dagster dev -m techhub_lake.definitions``.
 
-Each layer exposes its own definitions (``bronze``, ``silver``, ``gold``, ``quality``), built from
-the catalog; ``automation`` adds freshness, automation conditions, sensors and schedules to them;
+Each layer exposes its own definitions (``bronze``, ``silver``, ``gold``, ``quality``, ``serve``),
+built from the catalog; ``automation`` adds freshness, automation conditions, sensors and schedules to them;
 this module merges them with the resources and the executor. Nothing is built at import: Dagster
 calls ``defs`` (``@dg.definitions``) when it loads the code location, and the CLI calls
 ``lake_definitions``. Loading never touches the source database or the lake.
@@ -19,6 +19,7 @@ from techhub_lake.gold.definitions import gold_definitions
 from techhub_lake.messages import UserError
 from techhub_lake.quality.definitions import quality_definitions
 from techhub_lake.resources import build_resources
+from techhub_lake.serve.definitions import serve_definitions
 from techhub_lake.silver.definitions import silver_definitions
 
 
@@ -53,6 +54,7 @@ def build_definitions(catalog: Catalog, resources: dict | None = None) -> dg.Def
     silver = silver_definitions(catalog)
     layers = dg.Definitions.merge(bronze_definitions(catalog), silver, gold_definitions(catalog, silver))
     layers = dg.Definitions.merge(layers, quality_definitions(catalog, layers))
+    layers = dg.Definitions.merge(layers, serve_definitions(layers))
     return dg.Definitions.merge(
         automated(layers, catalog),
         dg.Definitions(resources=build_resources() | (resources or {}), executor=run_executor()),

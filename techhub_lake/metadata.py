@@ -16,13 +16,23 @@ def column_schema(columns: Iterable[tuple[str, object]], descriptions: Mapping[s
         dg.TableColumn(name, str(dtype), description=descriptions.get(name)) for name, dtype in columns]))
 
 
-def markdown_table(names: list[str], rows: Iterable[Iterable[object]], max_chars: int = 60) -> str:
-    """Rows as a markdown table for the UI, long values cut short; ``_no rows_`` when empty."""
-    def cell(value: object) -> str:
+PII_MASK = "***"
+
+
+def markdown_table(names: list[str], rows: Iterable[Iterable[object]], max_chars: int = 60,
+                   masked: Iterable[str] = ()) -> str:
+    """Rows as a markdown table for the UI, long values cut short and the ``masked`` columns (personal
+    data: the event log is no place for e-mails or password hashes) shown as ``***``; ``_no rows_``
+    when empty."""
+    hidden = [name in set(masked) for name in names]
+
+    def cell(value: object, hide: bool) -> str:
+        if hide and value is not None:
+            return PII_MASK
         text = "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
         return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
 
-    lines = [" | ".join(cell(v) for v in row) for row in rows]
+    lines = [" | ".join(cell(v, hide) for v, hide in zip(row, hidden, strict=False)) for row in rows]
     if not lines:
         return "_no rows_"
     header = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]

@@ -23,19 +23,22 @@ VERSIONS_OF_METADATA = "lake/versions_of"  # an SCD2 dimension: the business key
 MASKED_METADATA = "lake/masked"  # "<BIN column>, <report-year column>" the bin_mask resource masks
 COLUMN_SCHEMA_METADATA = "dagster/column_schema"  # a mart's documented columns
 REFRESHED_BY_METADATA = "lake/refreshed_by"
+PART_COLUMN_METADATA = "lake/part_column"  # a table replaced part by part: the column whose value names the part
 
 
 def lake_table_metadata(path: str, name: str | None = None, *, primary_key: tuple[str, ...] = (),
                         watermark: str | None = None, versions_of: str | None = None,
-                        masked: tuple[str, str] | None = None) -> dict[str, str]:
+                        masked: tuple[str, str] | None = None, part_column: str | None = None) -> dict[str, str]:
     """The spec metadata of an asset that writes the lake table at ``path`` (relative to the lake
     root; its first part is the layer), named ``name`` inside its layer (the path's last part when
     not given), with what identifies its rows and, where they apply, its watermark, the business key
-    of its versions and its masked column."""
+    of its versions, its masked column and the column whose values its runs replace part by part
+    (the funnel's month)."""
     layer, _, _ = path.partition("/")
     metadata = {TABLE_PATH_METADATA: path, TABLE_NAME_METADATA: f"{layer}.{name or path.rsplit('/', 1)[-1]}"}
     optional = {PRIMARY_KEY_METADATA: ", ".join(primary_key), WATERMARK_METADATA: watermark,
-                VERSIONS_OF_METADATA: versions_of, MASKED_METADATA: ", ".join(masked) if masked else None}
+                VERSIONS_OF_METADATA: versions_of, MASKED_METADATA: ", ".join(masked) if masked else None,
+                PART_COLUMN_METADATA: part_column}
     return metadata | {key: value for key, value in optional.items() if value}
 
 
@@ -81,10 +84,19 @@ class LakeTable:
         return (columns[0], columns[1]) if len(columns) == 2 else None
 
     @property
+    def part_column(self) -> str | None:
+        return self._text(PART_COLUMN_METADATA)
+
+    @property
     def documented_columns(self) -> tuple[str, ...]:
         """The columns the spec documents (``dagster/column_schema``), in order; () when it documents none."""
+        return tuple(self.column_descriptions)
+
+    @property
+    def column_descriptions(self) -> dict[str, str]:
+        """Each documented column's description ('' where it has none), in the spec's order."""
         schema = self.metadata.get(COLUMN_SCHEMA_METADATA)
-        return tuple(column.name for column in _value(schema).columns) if schema is not None else ()
+        return {c.name: c.description or "" for c in _value(schema).columns} if schema is not None else {}
 
 
 def declared_specs(definitions: dg.Definitions) -> list[dg.AssetSpec]:

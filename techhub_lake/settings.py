@@ -24,6 +24,9 @@ S3_ACCESS_KEY_ENV = "AWS_ACCESS_KEY_ID"
 S3_SECRET_KEY_ENV = "AWS_SECRET_ACCESS_KEY"
 CATALOG_ENV = "TECHHUB_CATALOG"  # another catalog YAML instead of the packaged one
 STATE_DIR_ENV = "TECHHUB_STATE_DIR"  # embedded PostgreSQL data, default lake, DAGSTER_HOME (default ./.techhub-lake)
+# Serving
+WAREHOUSE_URL_ENV = "TECHHUB_WAREHOUSE_URL"  # the PostgreSQL warehouse BI reads (default: database `warehouse` embedded)
+BI_PASSWORD_ENV = "TECHHUB_BI_PASSWORD"  # password of the read-only BI role `techhub_bi` (unset: no such role)
 # Gold
 BIN_MASK_FROM_YEAR_ENV = "TECHHUB_BIN_MASK_FROM_YEAR"  # techpark marts mask BINs of reports from this year (2021)
 BIN_MASK_KEEP_LAST_ENV = "TECHHUB_BIN_MASK_KEEP_LAST"  # ... keeping this many trailing digits (4)
@@ -60,6 +63,11 @@ def source_url() -> str | None:
 def reader_password() -> str:
     """``$TECHHUB_READER_PASSWORD`` (empty when unset)."""
     return configured(READER_PASSWORD_ENV) or ""
+
+
+def warehouse_url() -> str | None:
+    """``$TECHHUB_WAREHOUSE_URL``, or None (the embedded server's ``warehouse`` database is meant)."""
+    return configured(WAREHOUSE_URL_ENV)
 
 
 def catalog_path() -> str | None:

@@ -11,13 +11,40 @@ from techhub_lake.registry import LakeTable, lake_tables
 from techhub_lake.source.introspection import single_column_keys
 
 
-def definitions_for(catalog, url: str, lake_root) -> dg.Definitions:
-    """The whole graph for ``catalog`` on the source at ``url`` and a local lake at ``lake_root``:
-    what most tests materialize and refresh."""
-    from techhub_lake.definitions import build_definitions
-    from techhub_lake.resources import LakeStorage, SourceDatabase
+def warehouse_for(url: str) -> str:
+    """The URL of a warehouse database of its own beside the source database ``url`` (same server,
+    ``<database>_warehouse``), created if missing: where a test's serving layer publishes."""
+    from sqlalchemy.engine import make_url
 
-    return build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": LakeStorage(root=str(lake_root))})
+    source = make_url(url)
+    name = f"{source.database}_warehouse"
+    conn = psycopg2.connect(source.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False))
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if cur.fetchone() is None:
+                cur.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        conn.close()
+    return source.set(database=name).render_as_string(hide_password=False)
+
+
+def resources_for(url: str, lake) -> dict:
+    """The resources of a test's graph: the source at ``url``, ``lake`` (a ``LakeStorage``, or a
+    local root), and a warehouse of its own beside the source (``warehouse_for``)."""
+    from techhub_lake.resources import LakeStorage, SourceDatabase, WarehouseDatabase
+
+    storage = lake if isinstance(lake, LakeStorage) else LakeStorage(root=str(lake))
+    return {"source": SourceDatabase(url=url), "lake": storage, "warehouse": WarehouseDatabase(url=warehouse_for(url))}
+
+
+def definitions_for(catalog, url: str, lake_root) -> dg.Definitions:
+    """The whole graph for ``catalog`` on the source at ``url``, a local lake at ``lake_root`` and a
+    warehouse beside the source: what most tests materialize and refresh."""
+    from techhub_lake.definitions import build_definitions
+
+    return build_definitions(catalog, resources_for(url, lake_root))
 
 
 @functools.cache
@@ -170,3 +197,13 @@ def check_evaluations(instance) -> list:
         for entry in instance.all_logs(run.dagster_run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
             evaluations.append(entry.dagster_event.event_specific_data)
     return evaluations
+
+
+def published_frame(warehouse_url: str, table: str):
+    """``analytics.<table>`` as the warehouse returns it (through ADBC, PostgreSQL's own types turned
+    into Arrow's) as a polars frame, for comparing with the gold table it was published from."""
+    import polars as pl
+
+    from techhub_lake.source.connection import libpq_url
+
+    return pl.read_database_uri(f'SELECT * FROM analytics."{table}"', libpq_url(warehouse_url), engine="adbc")

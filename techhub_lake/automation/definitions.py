@@ -48,11 +48,11 @@ def automated(layers: dg.Definitions, catalog: Catalog) -> dg.Definitions:
             build_funnel_sensor(catalog, funnel, tables_read_by(declared_specs(layers), funnel)),
             run_failure_sensor,
             dead_runs_sensor,
-            # evaluates the silver and gold automation conditions (and the bronze partition deadlines'
+            # evaluates the silver, gold and serve automation conditions (and the bronze partition deadlines'
             # cron tick) once per interval; running from the start
             dg.AutomationConditionSensorDefinition(
                 AUTOMATION_SENSOR,
-                target=dg.AssetSelection.groups("silver", "gold") | dg.AssetSelection.checks(*check_keys(deadlines)),
+                target=dg.AssetSelection.groups("silver", "gold", "serve") | dg.AssetSelection.checks(*check_keys(deadlines)),
                 default_status=dg.DefaultSensorStatus.RUNNING,
                 minimum_interval_seconds=60 * automation_interval_minutes()),
         ],

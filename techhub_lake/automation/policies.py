@@ -1,8 +1,9 @@
 """Freshness policies and automation conditions for the whole graph, derived from the catalog.
 
 Bronze is held to each table's freshness target (append 15 min, incremental 30 min, full 1 day by
-default). Silver and gold are held to the tightest target among the bronze tables they are built
-from, plus the time automation needs to follow (``AUTOMATION_SLACK``). Silver and gold refresh
+default). Silver, gold and serve are held to the tightest target among the bronze tables they are
+built from (or among the assets upstream that declare their own pace, like the daily quality
+report), plus the time automation needs to follow (``AUTOMATION_SLACK``). Silver and gold refresh
 when an upstream asset has new data, never while an upstream run or their own is in progress;
 missing old partitions upstream never block them (unlike ``AutomationCondition.eager()``). The
 automation sensor evaluates them every ``TECHHUB_AUTOMATION_INTERVAL_MINUTES`` (default 10), so an
@@ -43,12 +44,24 @@ def bronze_windows(catalog: Catalog) -> dict[dg.AssetKey, dt.timedelta]:
     return {bronze_key(t): t.freshness for t in catalog.lake_tables if t.freshness is not None}
 
 
+def declared_window(spec: dg.AssetSpec) -> dt.timedelta | None:
+    """The fail window of the freshness policy an asset declares itself (the quality report's), or None."""
+    window = getattr(spec.freshness_policy, "fail_window", None)  # 1.13 exports no class for the time-window policy
+    return window.to_timedelta() if window is not None else None
+
+
 def tightest_upstream(assets: Iterable[dg.AssetsDefinition], windows: dict[dg.AssetKey, dt.timedelta]) -> dict[dg.AssetKey, dt.timedelta]:
-    """For every asset, the tightest bronze freshness target among its ancestors (itself included)."""
-    parents = {spec.key: [d.asset_key for d in spec.deps] for a in assets for spec in a.specs}
+    """For every asset, the tightest bronze freshness target among its ancestors (itself included).
+    An ancestor that declares its own freshness policy stands for its own ancestors: what is built
+    from the daily quality report is held to the report's pace, not to bronze's."""
+    specs = [spec for a in assets for spec in a.specs]
+    parents = {spec.key: [d.asset_key for d in spec.deps] for spec in specs}
+    declared = {spec.key: w for spec in specs if (w := declared_window(spec)) is not None}
     found: dict[dg.AssetKey, dt.timedelta | None] = {}
 
     def tightest(key: dg.AssetKey) -> dt.timedelta | None:
+        if key in declared:
+            return declared[key]
         if key not in found:
             own = windows.get(key)
             above = [w for w in (tightest(p) for p in parents.get(key, [])) if w is not None]

@@ -47,19 +47,14 @@ def day_windows(partitions_def: dg.TimeWindowPartitionsDefinition, window: dg.Ti
     return days
 
 
-PII_MASK = "***"
-
-
 def markdown_preview(extraction: Extraction) -> str:
     """The first rows as a markdown table, long values cut short and the catalog's PII columns masked
     (the event log is no place for e-mails or password hashes)."""
     if extraction.preview is None:
         return "_no rows_"
     names = extraction.preview.column_names
-    pii = set(extraction.table.pii)
-    rows = ([PII_MASK if n in pii and row[n] is not None else row[n] for n in names]
-            for row in extraction.preview.to_pylist())
-    return markdown_table(names, rows, PREVIEW_CHARS)
+    rows = ([row[n] for n in names] for row in extraction.preview.to_pylist())
+    return markdown_table(names, rows, PREVIEW_CHARS, masked=extraction.table.pii)
 
 
 def run_summary(extraction: Extraction, version: SchemaVersion, lake: LakeFiles,

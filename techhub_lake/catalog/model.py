@@ -250,6 +250,12 @@ class Catalog(BaseModel):
         return tuple(t for t in self.tables if t.in_lake)
 
     @property
+    def pii_columns(self) -> frozenset[str]:
+        """Every column name the catalog marks as personal data in any table: what derived tables
+        (silver, the marts) must keep out of Dagster's metadata under the same name."""
+        return frozenset(column for t in self.tables for column in t.pii)
+
+    @property
     def captured_tables(self) -> tuple[CatalogTable, ...]:
         """The tables the lake captures from the source's replication slot (``strategy: cdc``)."""
         return tuple(t for t in self.tables if t.partitioning == Partitioning.STREAM)

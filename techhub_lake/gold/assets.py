@@ -44,8 +44,9 @@ def mart_key(spec: MartSpec) -> dg.AssetKey:
 
 
 def _metadata(lake: LakeFiles, spec: MartSpec, written: pl.DataFrame, version: int,
-              inputs: dict[str, int]) -> dict[str, dg.MetadataValue]:
-    """Rows written and held, where, which Delta version, the content's digest, columns, input sizes."""
+              inputs: dict[str, int], pii: frozenset[str]) -> dict[str, dg.MetadataValue]:
+    """Rows written and held, where, which Delta version, the content's digest, columns, input sizes,
+    the first rows (``pii`` columns masked)."""
     content = mart_content(lake, spec)
     metadata = {
         "dagster/row_count": dg.MetadataValue.int(written.height),
@@ -55,7 +56,7 @@ def _metadata(lake: LakeFiles, spec: MartSpec, written: pl.DataFrame, version: i
         "content_sha256": dg.MetadataValue.text(content_digest(content)),
         "dagster/column_schema": column_schema(((c, written.schema[c]) for c in spec.columns), spec.columns),
         "key": dg.MetadataValue.text(", ".join(spec.key)),
-        "preview": dg.MetadataValue.md(markdown_table(content.columns, content.head(PREVIEW_ROWS).iter_rows())),
+        "preview": dg.MetadataValue.md(markdown_table(content.columns, content.head(PREVIEW_ROWS).iter_rows(), masked=pii)),
     }
     metadata |= {f"input_rows/{name}": dg.MetadataValue.int(rows) for name, rows in inputs.items()}
     if spec.metrics:  # each figure on its own, so the UI plots it across materializations
@@ -81,7 +82,8 @@ def _spec(spec: MartSpec, catalog: Catalog, inputs: dict[str, LakeTable]) -> dg.
         partitions_def=monthly_partitions(catalog) if spec.monthly else None,
         metadata={
             "dagster/column_schema": column_schema(((c, "") for c in documented), documented),
-            **lake_table_metadata(gold_path(spec.name, spec.domain), primary_key=spec.key, masked=spec.masked),
+            **lake_table_metadata(gold_path(spec.name, spec.domain), primary_key=spec.key, masked=spec.masked,
+                                  part_column="month" if spec.monthly else None),
             **(refreshed_by_metadata(FUNNEL_SENSOR) if spec.monthly else {}),
         },
     )
@@ -101,7 +103,7 @@ def build_mart_asset(spec: MartSpec, catalog: Catalog, inputs: dict[str, LakeTab
         rows = rows.collect().sort(list(spec.key))
         version = write_mart(files, spec, rows, context.run.run_id)
         context.log.info(f"{spec.name}: {rows.height:,} rows")
-        return dg.MaterializeResult(metadata=_metadata(files, spec, rows, version, _input_rows(silver)))
+        return dg.MaterializeResult(metadata=_metadata(files, spec, rows, version, _input_rows(silver), catalog.pii_columns))
 
     return _mart
 
@@ -124,7 +126,7 @@ def build_funnel_asset(spec: MartSpec, catalog: Catalog, inputs: dict[str, LakeT
         version = write_mart(files, spec, rows, context.run.run_id, month_predicate(first, end))
         keys = context.partition_keys
         context.log.info(f"{spec.name}: {rows.height:,} rows for {len(keys)} month(s) {keys[0]} .. {keys[-1]}")
-        metadata = _metadata(files, spec, rows, version, _input_rows(silver))
+        metadata = _metadata(files, spec, rows, version, _input_rows(silver), catalog.pii_columns)
         metadata |= {
             "months_in_run": dg.MetadataValue.int(len(keys)),
             "months_with_requests": dg.MetadataValue.int(rows.get_column("month").n_unique()),

@@ -15,6 +15,7 @@ from techhub_lake.quality.targets import (
     DQ_REPORT_COLUMNS,
     DQ_REPORT_KEY,
     DQ_REPORT_PATH,
+    DQ_REPORT_ROW_KEY,
 )
 from techhub_lake.quality.verify import (
     TableNotMaterialized,
@@ -79,7 +80,7 @@ def build_dq_report_asset(contracts: list[Contract]) -> dg.AssetsDefinition:
         description=("Every quality rule of every contract (source, silver, gold) measured at each run: the value, "
                      "the level and pass / warn / fail, appended as a history."),
         metadata={"dagster/column_schema": column_schema(((n, t) for n, t in REPORT_SCHEMA.items()), DQ_REPORT_COLUMNS),
-                  **lake_table_metadata(DQ_REPORT_PATH)},
+                  **lake_table_metadata(DQ_REPORT_PATH, primary_key=DQ_REPORT_ROW_KEY)},
         # its own pace: once a day (the quality_report schedule) or when asked, not on every upstream change
         freshness_policy=dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=26), warn_window=dt.timedelta(hours=25)),
     )

@@ -15,6 +15,7 @@ from techhub_lake.registry import LakeTable
 
 DQ_REPORT_KEY = gold_key("dq_report", "quality")
 DQ_REPORT_PATH = gold_path("dq_report", "quality")
+DQ_REPORT_ROW_KEY = ("checked_at", "table_name", "rule")  # one row per rule of a checked table and run
 DQ_REPORT_COLUMNS = {
     "checked_at": "When the contracts were verified (UTC)",
     "run_id": "The Dagster run that verified them",
@@ -68,7 +69,7 @@ def lake_targets(tables: Iterable[LakeTable]) -> list[CheckedTable]:
                             columns=t.documented_columns, masked=t.masked, versions_of=t.versions_of)
                for t in tables if t.layer in ("silver", "gold") and t.key != DQ_REPORT_KEY]
     targets.append(CheckedTable("gold", "dq_report", DQ_REPORT_KEY, DQ_REPORT_PATH,
-                                key=("checked_at", "table_name", "rule"), columns=tuple(DQ_REPORT_COLUMNS)))
+                                key=DQ_REPORT_ROW_KEY, columns=tuple(DQ_REPORT_COLUMNS)))
     _assert_unique(targets)
     return targets
 

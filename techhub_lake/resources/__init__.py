@@ -8,6 +8,7 @@ from techhub_lake import settings
 from techhub_lake.resources.lake import LakeStorage
 from techhub_lake.resources.masking import BinMask
 from techhub_lake.resources.source import SourceDatabase
+from techhub_lake.resources.warehouse import WarehouseDatabase
 from techhub_lake.settings import default_lake_root
 
 
@@ -21,7 +22,8 @@ def _env_int_or(name: str, default: int) -> dg.EnvVar | int:
 
 
 def build_resources() -> dict[str, dg.ConfigurableResource]:
-    """The resources every asset shares: the source database, the lake storage, the BIN mask."""
+    """The resources every asset shares: the source database, the lake storage, the BIN mask, the
+    warehouse the serving layer publishes to."""
     return {
         "source": SourceDatabase(url=_env_or(settings.SOURCE_URL_ENV)),
         "lake": LakeStorage(
@@ -33,7 +35,9 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
         ),
         "bin_mask": BinMask(from_year=_env_int_or(settings.BIN_MASK_FROM_YEAR_ENV, 2021),
                             keep_last=_env_int_or(settings.BIN_MASK_KEEP_LAST_ENV, 4)),
+        "warehouse": WarehouseDatabase(url=_env_or(settings.WAREHOUSE_URL_ENV),
+                                       bi_password=_env_or(settings.BI_PASSWORD_ENV)),
     }
 
 
-__all__ = ["BinMask", "LakeStorage", "SourceDatabase", "build_resources"]
+__all__ = ["BinMask", "LakeStorage", "SourceDatabase", "WarehouseDatabase", "build_resources"]

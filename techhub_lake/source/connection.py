@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import psycopg2
 import psycopg2.extensions
@@ -17,12 +18,24 @@ DEFAULT_STATEMENT_TIMEOUT_MS = 15 * 60 * 1000
 
 
 class SourceUnavailable(RuntimeError):
-    """The source database cannot be reached or is not configured; the message says which and where."""
+    """The source database (or another database of the lake's: the warehouse) cannot be reached or
+    is not configured; the message says which and where."""
 
 
 class SourceRefused(SourceUnavailable):
-    """The source answered and refused: wrong credentials, no such database or role, no permission,
+    """The database answered and refused: wrong credentials, no such database or role, no permission,
     a SQL error. Retrying cannot help, so runs fail at once; the message names the remedy."""
+
+
+@dataclass(frozen=True)
+class LakeDatabase:
+    """One of the databases the lake connects to, as its error messages name it."""
+
+    name: str  # "the source database"
+    env: str  # the variable that points at it
+
+
+SOURCE = LakeDatabase("the source database", SOURCE_URL_ENV)
 
 
 # The server answers FATAL for these too, but they pass: retrying is the remedy.
@@ -32,20 +45,20 @@ _PASSING_REFUSALS = ("starting up", "shutting down", "too many connections", "re
 # rule (42), data exception (22), invalid authorization (28), invalid catalog name (3D), feature
 # not supported (0A), invalid schema name (3F), integrity (23).
 _PERMANENT_SQLSTATE_CLASSES = ("42", "22", "28", "3D", "0A", "3F", "23")
-_REMEDIES = (
-    ("password authentication failed", "check the user and password in " + SOURCE_URL_ENV),
-    ("does not exist", "check the database and user names in " + SOURCE_URL_ENV),
+_REMEDIES = (  # {env}: the variable that points at the database
+    ("password authentication failed", "check the user and password in {env}"),
+    ("does not exist", "check the database and user names in {env}"),
     ("no pg_hba.conf entry", "allow this host and user in the server's pg_hba.conf"),
     ("permission denied", "grant the lake's role SELECT on the table (GRANT SELECT ON ... TO <role>)"),
 )
 
 
-def remedy_for(message: str) -> str:
+def remedy_for(message: str, database: LakeDatabase = SOURCE) -> str:
     """What a user can do about a refusal, from the server's words ('' when nothing specific)."""
-    return next((remedy for words, remedy in _REMEDIES if words in message), "")
+    return next((remedy.format(env=database.env) for words, remedy in _REMEDIES if words in message), "")
 
 
-def connection_error(url: str, message: str) -> SourceUnavailable:
+def connection_error(url: str, message: str, database: LakeDatabase = SOURCE) -> SourceUnavailable:
     """The error for a failed connection: refused (the server answered FATAL: not retried) or
     unavailable (down, unreachable, starting: retried), in one line with the redacted URL."""
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()] or ["no answer"]
@@ -53,10 +66,10 @@ def connection_error(url: str, message: str) -> SourceUnavailable:
     detail = detail.split("FATAL:", 1)[1].strip() if "FATAL:" in detail else detail
     refused = "FATAL:" in message and not any(words in message for words in _PASSING_REFUSALS)
     if refused:
-        remedy = remedy_for(detail)
-        return SourceRefused(f"the source database {redact(url)} refused the lake: {detail}"
+        remedy = remedy_for(detail, database)
+        return SourceRefused(f"{database.name} {redact(url)} refused the lake: {detail}"
                              + (f"; {remedy}" if remedy else ""))
-    return SourceUnavailable(f"cannot connect to the source database {redact(url)}: {detail}")
+    return SourceUnavailable(f"cannot connect to {database.name} {redact(url)}: {detail}")
 
 
 def is_permanent_sqlstate(sqlstate: str | None) -> bool:
@@ -64,14 +77,14 @@ def is_permanent_sqlstate(sqlstate: str | None) -> bool:
     return bool(sqlstate) and sqlstate[:2].upper() in _PERMANENT_SQLSTATE_CLASSES
 
 
-def libpq_url(url: str) -> str:
+def libpq_url(url: str, database: LakeDatabase = SOURCE) -> str:
     """Turn a SQLAlchemy-style URL (``postgresql+psycopg2://...``) into the libpq form psycopg2 takes."""
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise SourceUnavailable(f"{SOURCE_URL_ENV} is not a database URL: {redact(url)!r}") from None
+        raise SourceUnavailable(f"{database.env} is not a database URL: {redact(url)!r}") from None
     if not parsed.drivername.startswith("postgresql"):
-        raise SourceUnavailable(f"source URL must be a PostgreSQL URL, got driver '{parsed.drivername}'")
+        raise SourceUnavailable(f"{database.env} must be a PostgreSQL URL, got driver '{parsed.drivername}'")
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
@@ -112,8 +125,10 @@ def connect(
     application_name: str = APPLICATION_NAME,
     statement_timeout_ms: int | None = DEFAULT_STATEMENT_TIMEOUT_MS,
     connect_timeout_s: int = 10,
+    database: LakeDatabase = SOURCE,
 ) -> psycopg2.extensions.connection:
-    """Open a psycopg2 connection with an application name and a statement timeout.
+    """Open a psycopg2 connection with an application name and a statement timeout to ``database``
+    (the source unless told).
 
     A dead or unreachable database raises :class:`SourceUnavailable` with the (redacted) URL and
     the server's first line of complaint.
@@ -121,13 +136,13 @@ def connect(
     options = f"-c statement_timeout={int(statement_timeout_ms)}" if statement_timeout_ms else None
     try:
         return psycopg2.connect(
-            libpq_url(url),
+            libpq_url(url, database),
             application_name=application_name,
             connect_timeout=connect_timeout_s,
             options=options,
         )
     except psycopg2.OperationalError as exc:
-        raise connection_error(url, str(exc)) from None
+        raise connection_error(url, str(exc), database) from None
 
 
 @contextlib.contextmanager

@@ -41,6 +41,13 @@ def test_every_asset_has_a_freshness_policy_from_the_catalog(lake_defs):
     assert users.fail_window.to_timedelta() == dt.timedelta(minutes=10) + AUTOMATION_SLACK
     assert graph.get(USER_SILVER).automation_condition is not None
     assert graph.get(USER_BRONZE).automation_condition is None  # bronze is driven by the source-change sensor
+    # a publication follows its mart, with the same automation; the quality report's publication is held
+    # to the report's own daily pace (26 h), not to the bronze tables the report reads
+    published = graph.get(dg.AssetKey(["serve", "analytics", "dm_users"]))
+    assert published.freshness_policy.fail_window.to_timedelta() == dt.timedelta(minutes=10) + AUTOMATION_SLACK
+    assert published.automation_condition is not None and published.group_name == "serve"
+    report = graph.get(dg.AssetKey(["serve", "analytics", "dq_report"])).freshness_policy
+    assert report.fail_window.to_timedelta() == dt.timedelta(hours=26) + AUTOMATION_SLACK
 
 
 def test_schedules_and_sensors_start_running(lake_defs):

@@ -22,9 +22,10 @@ from techhub_lake.gold.marts import mart_specs
 from techhub_lake.gold.store import mart_content
 from techhub_lake.lake.delta import read_delta
 from techhub_lake.quality.targets import DQ_REPORT_PATH
-from techhub_lake.resources import LakeStorage, SourceDatabase
+from techhub_lake.resources import LakeStorage
 from techhub_lake.source.generator import init_source
 from techhub_lake_tests.conftest import catalog_starting
+from techhub_lake_tests.helpers import resources_for
 
 pytestmark = pytest.mark.slow  # an end-to-end run of the lake: the full suite, not the fast tier
 
@@ -67,12 +68,12 @@ def test_bronze_to_gold_on_s3_and_the_readme_query_example(new_database, s3_serv
     local = LakeStorage(root=str(tmp_path / "lake"))
     # the check steps themselves are the quality tests' subject; here the quality mart runs every contract
     refresh_lake(None, lambda _: None, catalog=catalog, instance=dagster_instance, checks=False,
-                 defs=build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": remote}))
+                 defs=build_definitions(catalog, resources_for(url, remote)))
     (tmp_path / "local_home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "local_home"),
                               overrides=postgres_storage_config(new_database())) as instance:  # its own instance, as a second deployment
         refresh_lake(None, lambda _: None, catalog=catalog, instance=instance, checks=False,
-                     defs=build_definitions(catalog, {"source": SourceDatabase(url=url), "lake": local}))
+                     defs=build_definitions(catalog, resources_for(url, local)))
 
     # the quality contracts ran on the S3 lake (Soda over DuckDB over delta-rs over S3), and held
     report = read_delta(remote.files(), DQ_REPORT_PATH)

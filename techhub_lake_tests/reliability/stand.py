@@ -27,11 +27,12 @@ from techhub_lake.definitions import build_definitions
 from techhub_lake.lake.delta import open_delta, read_delta
 from techhub_lake.lake.maintenance import delta_tables
 from techhub_lake.lake.storage import TEMPORARY_MARK, LakeFiles
-from techhub_lake.resources import LakeStorage, SourceDatabase
+from techhub_lake.resources import LakeStorage
 from techhub_lake.settings import FAULT_ENV
 from techhub_lake.silver.current_state import silver_table_path
 from techhub_lake.source.policy import SOURCE_POOL
 from techhub_lake_tests.dagster_services import free_port
+from techhub_lake_tests.helpers import resources_for
 from techhub_lake_tests.silver.test_current_state import differing_keys, source_rows
 
 CLI = str(Path(sys.executable).with_name("techhub-lake"))
@@ -50,8 +51,7 @@ class Stand:
     storage: LakeStorage | None = None  # how the lake resource reaches the lake (default: its local root)
 
     def definitions(self) -> dg.Definitions:
-        return build_definitions(self.catalog, {"source": SourceDatabase(url=self.url),
-                                                "lake": self.storage or LakeStorage(root=self.lake.root)})
+        return build_definitions(self.catalog, resources_for(self.url, self.storage or self.lake.root))
 
     def cli(self, *args: str, fault: str | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
         """Run ``techhub-lake <args>`` as its own process (with a fault, if given) to its end."""

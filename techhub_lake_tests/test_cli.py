@@ -76,10 +76,21 @@ def test_demo_without_ui_fills_refreshes_and_stops_the_server(state, recent_cata
     demo = run(["demo", "--no-ui", "--scale", "0.002", "--seed", "9"], state, TECHHUB_CATALOG=recent_catalog)
     assert demo.returncode == 0, demo.stderr
     assert "generating the TechHub source at scale 0.002, seed 9" in demo.stdout
-    assert "refresh run 6:" in demo.stdout  # bronze daily, bronze snapshots, silver, gold, the funnel's month, quality
+    # bronze daily, bronze snapshots, silver, gold, the funnel's month, quality, the warehouse
+    assert "refresh run 7:" in demo.stdout
     assert list((state / "lake" / "bronze" / "techhub" / "core" / "city").rglob("data_*.parquet"))
     assert "stopped the embedded PostgreSQL" in demo.stdout
     assert not EmbeddedPostgres(state / "postgres").is_running()
+    # what the demo loaded, through SQL over the lake and through the warehouse BI reads
+    companies = run(["sql", "--csv", "SELECT count(*) AS n FROM gold.dm_companies"], state, TECHHUB_CATALOG=recent_catalog)
+    assert companies.returncode == 0 and int(companies.stdout.splitlines()[1]) > 0, companies.stderr
+    server = EmbeddedPostgres(state / "postgres")
+    try:
+        server.start()
+        url = run(["warehouse", "url"], state).stdout.strip()
+        assert query(url, "SELECT count(*) FROM analytics.dm_companies") == [(int(companies.stdout.splitlines()[1]),)]
+    finally:
+        server.stop()
     again = run(["demo", "--no-ui", "--scale", "0.002", "--seed", "9"], state, TECHHUB_CATALOG=recent_catalog)
     assert again.returncode == 0 and "already holds scale 0.002, seed 9: kept" in again.stdout
     assert (state / "dagster" / "dagster.yaml").is_file()  # the instance config the UI will use

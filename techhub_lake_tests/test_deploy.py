@@ -64,8 +64,8 @@ def variables_read_by_the_code() -> set[str]:
 
 def test_compose_validates_and_every_service_readme_names_exists(resolved):
     services = set(resolved["services"])
-    assert services == {"techhub-db", "techhub-source-init", "dagster-db", "minio", "minio-init", "code-location",
-                        "dagster-webserver", "dagster-daemon"}
+    assert services == {"techhub-db", "techhub-source-init", "dagster-db", "warehouse-db", "minio", "minio-init",
+                        "code-location", "dagster-webserver", "dagster-daemon"}
     deploying = (REPO / "docs" / "deployment.md").read_text(encoding="utf-8")
     named = set(re.findall(r"^\| `([a-z-]+)` \|", deploying, flags=re.MULTILINE))
     assert named == services
@@ -73,17 +73,19 @@ def test_compose_validates_and_every_service_readme_names_exists(resolved):
 
 def test_services_start_in_order_with_health_checks(resolved):
     services = resolved["services"]
-    for name in ("techhub-db", "dagster-db", "minio", "code-location", "dagster-webserver"):
+    for name in ("techhub-db", "dagster-db", "warehouse-db", "minio", "code-location", "dagster-webserver"):
         assert "test" in services[name]["healthcheck"], name
     code = services["code-location"]["depends_on"]
     assert code["techhub-source-init"]["condition"] == "service_completed_successfully"
     assert code["minio-init"]["condition"] == "service_completed_successfully"
     assert code["dagster-db"]["condition"] == "service_healthy"
+    assert code["warehouse-db"]["condition"] == "service_healthy"
     for name in ("dagster-webserver", "dagster-daemon"):
         assert services[name]["depends_on"]["code-location"]["condition"] == "service_healthy"
     assert services["techhub-source-init"]["depends_on"]["techhub-db"]["condition"] == "service_healthy"
     assert "--keep-existing" in services["techhub-source-init"]["command"]
-    assert set(resolved["volumes"]) == {"techhub-db-data", "dagster-db-data", "minio-data", "dagster-compute-logs"}
+    assert set(resolved["volumes"]) == {"techhub-db-data", "dagster-db-data", "warehouse-db-data", "minio-data",
+                                        "dagster-compute-logs"}
 
 
 def test_no_port_binds_beyond_loopback(resolved):
@@ -98,12 +100,13 @@ def test_no_port_binds_beyond_loopback(resolved):
 
 def test_secrets_come_only_from_the_env_file(tmp_path):
     raw = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
-    secret = re.compile(r"PASSWORD|SECRET|ACCESS_KEY|SOURCE_URL|_USER$")
+    secret = re.compile(r"PASSWORD|SECRET|ACCESS_KEY|SOURCE_URL|WAREHOUSE_URL|_USER$")
     reference = re.compile(r"\$\{[A-Z_]+(:\?[^}]*)?\}")
-    # a credential is a ${NAME:?...} reference, or the stand-in's URL built only from such references
+    # a credential is a ${NAME:?...} reference, or a compose database's URL built only from such references
     written = [(name, key) for name, service in raw["services"].items()
                for key, value in (service.get("environment") or {}).items()
-               if secret.search(key) and reference.sub("", str(value)) not in ("", "postgresql://:@techhub-db:5432/techhub")]
+               if secret.search(key) and reference.sub("", str(value)) not in (
+                   "", "postgresql://:@techhub-db:5432/techhub", "postgresql://:@warehouse-db:5432/warehouse")]
     assert written == [], "credentials must come from .env as ${NAME:?...}"
     empty = tmp_path / "empty.env"
     empty.write_text("")
@@ -203,7 +206,8 @@ def test_the_helm_values_fill_the_chart_with_the_project_settings():
             "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS") == "true"
     run_env = dict(item.split("=", 1) for item in values["runLauncher"]["config"]["k8sRunLauncher"]["envVars"])
     assert run_env == EVENT_SWITCHES
-    assert not {"TECHHUB_SOURCE_URL", "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID"} & set(env)  # secrets: envSecrets
+    secrets = {"TECHHUB_SOURCE_URL", "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "TECHHUB_WAREHOUSE_URL", "TECHHUB_BI_PASSWORD"}
+    assert not secrets & set(env)  # secrets: envSecrets
     assert deployment["envSecrets"] == values["runLauncher"]["config"]["k8sRunLauncher"]["envSecrets"]
     assert values["runLauncher"]["type"] == "K8sRunLauncher"
     assert values["concurrency"]["pools"]["defaultLimit"] == 2

@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from techhub_lake.bronze.metadata_log import SchemaVersion, record_schema_version
 from techhub_lake.catalog import CatalogTable
 from techhub_lake.faults import fault_point
-from techhub_lake.lake.layout import bronze_table_dir
+from techhub_lake.lake.layout import CHANGES_DIR, bronze_table_dir
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.source import cdc, pgoutput
 
@@ -48,7 +48,7 @@ CHANGE_COLUMNS = {"op": pa.string(), "lsn": pa.int64(), "commit_lsn": pa.int64()
 
 def change_dir(table: CatalogTable) -> str:
     """``bronze/techhub/<module>/<table>/_changes``: every change file of one table."""
-    return f"{bronze_table_dir(table)}/_changes"
+    return f"{bronze_table_dir(table)}/{CHANGES_DIR}"
 
 
 def change_file(table: CatalogTable, day: dt.date, first_lsn: int) -> str:

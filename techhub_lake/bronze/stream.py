@@ -30,7 +30,7 @@ from techhub_lake.bronze.extract import Extraction
 from techhub_lake.bronze.metadata_log import append_extraction_log
 from techhub_lake.catalog import Catalog, CatalogTable
 from techhub_lake.faults import fault_point
-from techhub_lake.lake.layout import CDC_STREAM_STATE, bronze_table_dir
+from techhub_lake.lake.layout import CDC_STREAM_STATE, SNAPSHOT_DIR, bronze_table_dir
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.source import cdc
 from techhub_lake.source.connection import connect
@@ -49,7 +49,7 @@ class StreamState:
 
 def snapshot_file(table: CatalogTable, lsn: int) -> str:
     """The first snapshot of a captured table taken at ``lsn``."""
-    return f"{bronze_table_dir(table)}/_snapshot/lsn={lsn:016X}/data.parquet"
+    return f"{bronze_table_dir(table)}/{SNAPSHOT_DIR}/lsn={lsn:016X}/data.parquet"
 
 
 def read_stream_state(lake: LakeFiles) -> StreamState | None:

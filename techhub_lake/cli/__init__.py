@@ -18,6 +18,7 @@ from techhub_lake.cli.lake_commands import (
     ui_command,
 )
 from techhub_lake.cli.quality_commands import quality_group
+from techhub_lake.cli.query_commands import sql_command, warehouse_group
 from techhub_lake.cli.signals import install_stop_signals
 from techhub_lake.cli.source_commands import source_group
 from techhub_lake.messages import UserError
@@ -53,6 +54,8 @@ cli.add_command(refresh_command)
 cli.add_command(rebuild_command)
 cli.add_command(ui_command)
 cli.add_command(demo_command)
+cli.add_command(sql_command)
+cli.add_command(warehouse_group)
 
 
 def main() -> None:

@@ -14,6 +14,9 @@ METADATA_ROOT = f"{BRONZE_ROOT}/_metadata"
 SCHEMA_VERSIONS = f"{METADATA_ROOT}/schema_versions"
 EXTRACTION_LOGS = f"{METADATA_ROOT}/extraction_logs"
 CDC_STREAM_STATE = f"{METADATA_ROOT}/cdc_stream.json"  # the replication slot's snapshot: see bronze/stream.py
+# A captured table's bronze (strategy cdc) holds no daily files, but these two directories:
+SNAPSHOT_DIR = "_snapshot"  # <table>/_snapshot/lsn=<LSN>/data.parquet: its first snapshot
+CHANGES_DIR = "_changes"  # <table>/_changes/year=/month=/data_<day>_<LSN>.parquet: every change since
 
 
 def bronze_table_dir(table: CatalogTable) -> str:

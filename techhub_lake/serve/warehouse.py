@@ -22,8 +22,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import polars as pl
+import psycopg2.errors
 import psycopg2.extensions
 from psycopg2 import sql
+
+from techhub_lake.settings import BI_PASSWORD_ENV
+from techhub_lake.source.connection import SourceRefused
 
 SCHEMA = "analytics"  # what BI reads
 BOOKKEEPING_SCHEMA = "techhub_serve"  # what was published, for the lake only
@@ -112,10 +116,17 @@ def ensure_bi_role(cur: psycopg2.extensions.cursor, password: str) -> None:
     """The read-only role BI tools log in as: it may connect and read ``analytics``, tables published
     later included, and nothing else (no other schema, no writes). Its password is set every time,
     so changing ``$TECHHUB_BI_PASSWORD`` changes it."""
+    ensure_schemas(cur)
     cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (BI_ROLE,))
     verb = "ALTER" if cur.fetchone() else "CREATE"
-    cur.execute(sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD {}")
-                .format(sql.Identifier(BI_ROLE), sql.Literal(password)))
+    try:
+        cur.execute(sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD {}")
+                    .format(sql.Identifier(BI_ROLE), sql.Literal(password)))
+    except psycopg2.errors.InsufficientPrivilege:
+        raise SourceRefused(
+            f"the warehouse's role may not {verb.lower()} the BI role {BI_ROLE}: give it CREATEROLE, or have a DBA run "
+            f"CREATE ROLE {BI_ROLE} LOGIN PASSWORD '...' (and unset {BI_PASSWORD_ENV}, which the lake then leaves alone)"
+        ) from None
     cur.execute("SELECT current_database()")
     (database,) = cur.fetchone()
     role, schema = sql.Identifier(BI_ROLE), sql.Identifier(SCHEMA)

@@ -50,6 +50,48 @@ def run_example(tmp_path: Path, env: dict[str, str]) -> list[str]:
     return out.stdout.splitlines()
 
 
+CLI = str(Path(sys.executable).with_name("techhub-lake"))
+
+
+def cli_env(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TECHHUB_LAKE_ROOT"))} | env
+
+
+def run_sql(tmp_path: Path, env: dict[str, str], *args: str) -> list[dict]:
+    """``techhub-lake sql <args>`` as its own process; its CSV rows."""
+    out = subprocess.run([CLI, "sql", *args], env=cli_env(env), capture_output=True, text=True, timeout=300,
+                         cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    return pl.read_csv(out.stdout.encode()).to_dicts()
+
+
+def interactive_sql(env: dict[str, str], statement: str) -> str:
+    """Type ``statement`` into ``techhub-lake sql`` on a terminal (a pty), then Ctrl-D; what it printed."""
+    import pty
+    import select
+    import time
+
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen([CLI, "sql"], env=cli_env(env), stdin=secondary, stdout=secondary, stderr=secondary)
+    os.close(secondary)
+    printed, deadline, typed = b"", time.monotonic() + 120, False
+    while process.poll() is None and time.monotonic() < deadline:
+        if select.select([primary], [], [], 0.2)[0]:
+            try:
+                printed += os.read(primary, 65536)
+            except OSError:
+                break
+        if not typed and b"lake> " in printed:
+            os.write(primary, statement.encode() + b"\n")
+            typed = True
+        elif typed and printed.rstrip().endswith(b"lake>"):
+            os.write(primary, b"\x04")  # Ctrl-D: end of input
+    process.wait(timeout=30)
+    os.close(primary)
+    assert process.returncode == 0, printed.decode(errors="replace")
+    return printed.decode(errors="replace")
+
+
 def expected_output(lake) -> list[str]:
     users = mart_content(lake, SPECS["dm_users"])
     funnel = mart_content(lake, SPECS["dm_service_funnel"])
@@ -98,3 +140,28 @@ def test_bronze_to_gold_on_s3_and_the_readme_query_example(new_database, s3_serv
     printed_local = run_example(tmp_path, {"TECHHUB_LAKE_ROOT": str(tmp_path / "lake")})
     assert printed_s3 == printed_local == expected_output(local.files())
     assert int(printed_local[0].split()[1]) > 0 and ast.literal_eval(printed_local[1])  # rows to show
+
+    # `techhub-lake sql`: the same figures from DuckDB views over either lake, with no extension loaded
+    s3_env = {"TECHHUB_LAKE_ROOT": "s3://datalake/query", "AWS_ENDPOINT_URL": s3_server["endpoint_url"],
+              "AWS_REGION": s3_server["region"], "AWS_ACCESS_KEY_ID": s3_server["access_key_id"],
+              "AWS_SECRET_ACCESS_KEY": s3_server["secret_access_key"], "TECHHUB_CATALOG": str(catalog.path)}
+    local_env = {"TECHHUB_LAKE_ROOT": str(tmp_path / "lake"), "TECHHUB_CATALOG": str(catalog.path)}
+    figures = ("SELECT (SELECT count(*) FROM gold.dm_users) AS users, (SELECT sum(total_requests) FROM gold.dm_service_funnel) "
+               "AS requests, (SELECT count(*) FROM silver.account_user) AS silver_users, (SELECT count(*) FROM "
+               "bronze.account_user) AS bronze_users, (SELECT count(*) FROM bronze.account_company) AS bronze_companies, "
+               "(SELECT count(*) FROM duckdb_extensions() WHERE loaded AND extension_name IN ('delta', 'httpfs')) AS downloaded")
+    on_s3, on_disk = run_sql(tmp_path, s3_env, "--csv", figures), run_sql(tmp_path, local_env, "--csv", figures)
+    bronze_files = [p for p in (tmp_path / "lake" / "bronze" / "techhub" / "account" / "user").rglob("*.parquet")]
+    expected = {"users": mart_content(local.files(), SPECS["dm_users"]).height,
+                "requests": int(mart_content(local.files(), SPECS["dm_service_funnel"])["total_requests"].sum()),
+                "silver_users": read_delta(local.files(), "silver/techhub/account/user").height,
+                "bronze_users": sum(pl.read_parquet(p).height for p in bronze_files),
+                "bronze_companies": read_delta(local.files(), "silver/techhub/account/company").height,  # its snapshot
+                "downloaded": 0}
+    assert on_s3 == on_disk == [expected], (on_s3, on_disk, expected)
+    assert len(bronze_files) > 1 and expected["users"] > 0
+    # a mistake is one line naming it, and the interactive session reads statements until Ctrl-D
+    wrong = subprocess.run([CLI, "sql", "SELECT * FROM gold.no_such_mart"], env=cli_env(local_env), capture_output=True,
+                           text=True, timeout=120)
+    assert wrong.returncode == 1 and wrong.stderr.startswith("Error: SQL error: Catalog Error: Table with name no_such_mart")
+    assert str(expected["users"]) in interactive_sql(local_env, "SELECT count(*) AS users\n  FROM gold.dm_users;")

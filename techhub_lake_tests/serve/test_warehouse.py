@@ -193,3 +193,21 @@ def test_the_bi_role_reads_analytics_and_nothing_else(warehouse, new_database):
     assert role == (False, False, False, True)
     # (the embedded server trusts its Unix socket, so the password itself is enforced by a real
     # warehouse's pg_hba.conf, not here)
+
+
+def test_a_warehouse_role_that_may_not_create_the_bi_role_is_told_what_to_ask_for(warehouse):
+    from techhub_lake.source.connection import SourceRefused
+
+    execute(warehouse, "DROP ROLE IF EXISTS techhub_bi_less", "CREATE ROLE techhub_bi_less LOGIN",
+            "GRANT CREATE ON DATABASE " + warehouse.rsplit("/", 1)[1].split("?")[0] + " TO techhub_bi_less")
+    owner = psycopg2.extensions.make_dsn(warehouse, user="techhub_bi_less")
+    _publish(warehouse, FUNNEL_LIKE, _months({"2024-01-01": 5}))
+    conn = psycopg2.connect(warehouse)
+    with conn, conn.cursor() as cur:  # the role exists (roles are the server's, not a database's)
+        ensure_bi_role(cur, "bi-secret")
+    conn.close()
+    conn = psycopg2.connect(owner)
+    with pytest.raises(SourceRefused, match="may not alter the BI role techhub_bi: give it CREATEROLE"):
+        with conn, conn.cursor() as cur:
+            ensure_bi_role(cur, "bi-secret")
+    conn.close()

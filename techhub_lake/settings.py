@@ -33,7 +33,7 @@ BIN_MASK_KEEP_LAST_ENV = "TECHHUB_BIN_MASK_KEEP_LAST"  # ... keeping this many t
 # Orchestration
 EXECUTOR_ENV = "TECHHUB_EXECUTOR"  # in_process (default), multiprocess or k8s
 AUTOMATION_INTERVAL_ENV = "TECHHUB_AUTOMATION_INTERVAL_MINUTES"  # silver/gold automation at most every N minutes (10)
-ALERT_WEBHOOK_ENV = "TECHHUB_ALERT_WEBHOOK"  # where failed runs and CDC alerts are POSTed as JSON (unset: nowhere)
+ALERT_WEBHOOK_ENV = "TECHHUB_ALERT_WEBHOOK"  # where alerts are POSTed as JSON: failed runs, quality and freshness changes, CDC (unset: nowhere)
 CDC_WAL_ALERT_ENV = "TECHHUB_CDC_WAL_ALERT_MB"  # alert when the CDC slot retains more WAL than this (1024)
 DAGSTER_HOME_ENV = "DAGSTER_HOME"  # Dagster's instance directory (default <state dir>/dagster)
 DAGSTER_STORAGE_URL_ENV = "DAGSTER_POSTGRES_URL"  # Dagster's own storage (default: the embedded server)

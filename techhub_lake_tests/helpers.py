@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import dagster as dg
@@ -207,3 +208,30 @@ def published_frame(warehouse_url: str, table: str):
     from techhub_lake.source.connection import libpq_url
 
     return pl.read_database_uri(f'SELECT * FROM analytics."{table}"', libpq_url(warehouse_url), engine="adbc")
+
+
+@contextlib.contextmanager
+def webhook_receiver():
+    """A real HTTP server on loopback standing for the alert channel: yields (its URL, the JSON bodies
+    POSTed to it so far)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):  # the http.server API names it so
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/hook", received
+    finally:
+        server.shutdown()

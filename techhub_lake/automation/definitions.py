@@ -2,13 +2,15 @@
 
 Given the layers' definitions, it returns them with every asset's freshness policy and automation
 condition applied (``policies``), plus the bronze partition-deadline checks, the sensors (source
-changes, the funnel's months, failed and dead runs, declarative automation) and the schedules.
+changes, the funnel's months, failed and dead runs, alerts on quality and freshness changes,
+declarative automation) and the schedules.
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
+from techhub_lake.automation.alert_sensors import build_quality_alert_sensor, freshness_alert_sensor
 from techhub_lake.automation.policies import apply_policies, partition_deadline_checks
 from techhub_lake.automation.recovery import dead_runs_sensor
 from techhub_lake.automation.schedules import build_schedules
@@ -21,6 +23,7 @@ from techhub_lake.automation.sensors import (
 from techhub_lake.automation.upkeep import upkeep_schedule
 from techhub_lake.catalog import Catalog
 from techhub_lake.gold.funnel import FUNNEL_SENSOR
+from techhub_lake.quality.targets import DQ_REPORT_KEY, DQ_REPORT_PATH
 from techhub_lake.registry import declared_specs, refreshed_by, tables_read_by
 from techhub_lake.settings import automation_interval_minutes
 
@@ -48,6 +51,8 @@ def automated(layers: dg.Definitions, catalog: Catalog) -> dg.Definitions:
             build_funnel_sensor(catalog, funnel, tables_read_by(declared_specs(layers), funnel)),
             run_failure_sensor,
             dead_runs_sensor,
+            build_quality_alert_sensor(DQ_REPORT_KEY, DQ_REPORT_PATH),
+            freshness_alert_sensor,
             # evaluates the silver, gold and serve automation conditions (and the bronze partition deadlines'
             # cron tick) once per interval; running from the start
             dg.AutomationConditionSensorDefinition(

@@ -45,6 +45,7 @@ from techhub_lake_tests.helpers import (
     load_silver,
     published_frame,
     warehouse_for,
+    webhook_receiver,
 )
 
 pytestmark = pytest.mark.slow  # an end-to-end run of the lake: the full suite, not the fast tier
@@ -167,6 +168,27 @@ def warehouse_differences(url: str, lake: LakeFiles) -> dict[str, list[str]]:
         if problems:
             out[table.name] = problems
     return out
+
+
+def test_the_quality_reports_warnings_are_posted_once(gold_lake, monkeypatch):
+    from techhub_lake.automation.alert_sensors import build_quality_alert_sensor
+    from techhub_lake.quality.targets import DQ_REPORT_PATH
+
+    _, root, lake, instance, _ = gold_lake
+    report = read_delta(lake, DQ_REPORT_PATH)
+    alerting = report.filter(pl.col("outcome").is_in(["warn", "fail"]))
+    sensor = build_quality_alert_sensor(DQ_REPORT_KEY, DQ_REPORT_PATH)
+    with webhook_receiver() as (url, received):
+        monkeypatch.setenv("TECHHUB_ALERT_WEBHOOK", url)
+        context = dg.build_sensor_context(instance=instance, resources={"lake": LakeStorage(root=str(root))})
+        sensor(context)
+        # the first report: each rule not passing, once (the seed's known problems warn)
+        assert alerting.height > 0 and sorted((m["table_name"], m["rule"], m["outcome"]) for m in received) == sorted(
+            alerting.select("table_name", "rule", "outcome").rows())
+        assert all(m["kind"] == "quality" and m["before"] is None for m in received)
+        sensor(dg.build_sensor_context(instance=instance, cursor=context.cursor,
+                                       resources={"lake": LakeStorage(root=str(root))}))
+        assert len(received) == alerting.height  # no new report: nothing posted again
 
 
 def test_the_warehouse_holds_every_gold_table_as_gold_does(gold_lake):

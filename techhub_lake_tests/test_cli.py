@@ -154,8 +154,8 @@ def test_demo_opens_the_ui_with_every_bronze_asset_and_ctrl_c_stops_everything(s
 
         # bronze and silver per table; child tables, dimensions and fact, techpark tables; the marts and
         # the quality report
-        assert len(nodes) == 2 * len(load_catalog().lake_tables) + 8 + 13
-        assert {n["groupName"] for n in nodes} == {"bronze", "silver", "gold"}
+        assert len(nodes) == 2 * len(load_catalog().lake_tables) + 8 + 13 + 13  # ... and the warehouse's publications
+        assert {n["groupName"] for n in nodes} == {"bronze", "silver", "gold", "serve"}
         pg_pid = EmbeddedPostgres(state / "postgres").pid()
         assert pg_pid is not None
     finally:

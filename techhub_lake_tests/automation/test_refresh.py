@@ -31,13 +31,15 @@ def test_refresh_loads_every_partition_then_only_the_lookback(new_database, tmp_
     lines: list[str] = []
     first = refresh_lake(None, lines.append, defs=defs, catalog=catalog, instance=dagster_instance, checks=False)
     this_month = today.replace(day=1).isoformat()
-    assert [str(run.partition_range) for run in first][2:] == ["None", "None", str(("2026-10-01", this_month)), "None"]
+    assert [str(run.partition_range) for run in first][2:] == ["None", "None", str(("2026-10-01", this_month)), "None",
+                                                               "None"]
     assert sorted(str(run.partition_range) for run in first[:2]) == sorted(["None", str(("2026-10-25", today.isoformat()))])
     # layer after layer: bronze, then the silver it feeds, then gold (the marts, then the funnel's months),
-    # and last the quality report, which reads them all, the funnel's months included
+    # then the quality report, which reads them all, the funnel's months included; last the warehouse's
+    # publication of every gold table
     assert [{k.path[0] for k in run.keys} for run in first] == [{"bronze"}, {"bronze"}, {"silver"}, {"gold"}, {"gold"},
-                                                                {"gold"}]
-    assert first[-1].keys == (DQ_REPORT_KEY,)
+                                                                {"gold"}, {"serve"}]
+    assert first[-2].keys == (DQ_REPORT_KEY,) and len(first[-1].keys) == 13
     # asked to skip them, the runs held no quality check
     assert not check_evaluations(dagster_instance)
     all_days = [(dt.date(2026, 10, 25) + dt.timedelta(days=n)).isoformat() for n in range((today - dt.date(2026, 10, 25)).days + 1)]
@@ -47,7 +49,7 @@ def test_refresh_loads_every_partition_then_only_the_lookback(new_database, tmp_
             assert dagster_instance.get_latest_materialization_event(key) is not None, table.name
         else:
             assert sorted(dagster_instance.get_materialized_partitions(key)) == all_days, table.name
-    assert any(line.startswith("refresh run 5:") for line in lines)
+    assert any(line.startswith("refresh run 7:") for line in lines)
 
     # the lake holds exactly the source's rows of the window
     in_lake = duckdb.sql(f"SELECT count(*) FROM read_parquet('{lake}/bronze/techhub/core/actionlog/**/*.parquet')").fetchall()[0][0]
@@ -98,9 +100,9 @@ def test_one_tables_failure_fails_its_assets_only_and_the_refresh_finishes_the_r
     message = str(failed.value)
     assert "\n" not in message
     # skipped: what is built from it (the quality report reads every table it checks)
-    assert message.startswith("the refresh failed for 1 asset(s) (bronze/account/activation) and skipped 2 built "
-                              "from them (gold/quality/dq_report, silver/account/activation); every other asset is "
-                              "up to date."), message
+    assert message.startswith("the refresh failed for 1 asset(s) (bronze/account/activation) and skipped 3 built "
+                              "from them (gold/quality/dq_report, serve/analytics/dq_report, silver/account/activation); "
+                              "every other asset is up to date."), message
     assert "column 'code' is not in source table" in message
     # everything else reached gold
     for key in (dg.AssetKey(["silver", "account", "user"]), dg.AssetKey(["gold", "techhub", "dm_users"]),

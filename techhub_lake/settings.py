@@ -27,6 +27,9 @@ STATE_DIR_ENV = "TECHHUB_STATE_DIR"  # embedded PostgreSQL data, default lake, D
 # Serving
 WAREHOUSE_URL_ENV = "TECHHUB_WAREHOUSE_URL"  # the PostgreSQL warehouse BI reads (default: database `warehouse` embedded)
 BI_PASSWORD_ENV = "TECHHUB_BI_PASSWORD"  # password of the read-only BI role `techhub_bi` (unset: no such role)
+SUPERSET_ADMIN_PASSWORD_ENV = "TECHHUB_SUPERSET_ADMIN_PASSWORD"  # `techhub-lake bi`'s admin (unset: generated once)
+SUPERSET_SECRET_KEY_ENV = "TECHHUB_SUPERSET_SECRET_KEY"  # Superset's session key (unset: generated once)
+SUPERSET_VENV_ENV = "TECHHUB_SUPERSET_VENV"  # Superset's own virtualenv (default <state dir>/superset/venv)
 # Gold
 BIN_MASK_FROM_YEAR_ENV = "TECHHUB_BIN_MASK_FROM_YEAR"  # techpark marts mask BINs of reports from this year (2021)
 BIN_MASK_KEEP_LAST_ENV = "TECHHUB_BIN_MASK_KEEP_LAST"  # ... keeping this many trailing digits (4)
@@ -68,6 +71,27 @@ def reader_password() -> str:
 def warehouse_url() -> str | None:
     """``$TECHHUB_WAREHOUSE_URL``, or None (the embedded server's ``warehouse`` database is meant)."""
     return configured(WAREHOUSE_URL_ENV)
+
+
+def bi_password() -> str | None:
+    """``$TECHHUB_BI_PASSWORD``, or None."""
+    return configured(BI_PASSWORD_ENV)
+
+
+def superset_admin_password() -> str | None:
+    """``$TECHHUB_SUPERSET_ADMIN_PASSWORD``, or None (``techhub-lake bi`` then generates one)."""
+    return configured(SUPERSET_ADMIN_PASSWORD_ENV)
+
+
+def superset_secret_key() -> str | None:
+    """``$TECHHUB_SUPERSET_SECRET_KEY``, or None (``techhub-lake bi`` then generates one)."""
+    return configured(SUPERSET_SECRET_KEY_ENV)
+
+
+def superset_venv() -> Path:
+    """Where Superset's own virtualenv is (``$TECHHUB_SUPERSET_VENV``, else ``<state dir>/superset/venv``)."""
+    chosen = configured(SUPERSET_VENV_ENV)
+    return Path(chosen).expanduser().resolve() if chosen else state_dir() / "superset" / "venv"
 
 
 def catalog_path() -> str | None:

@@ -8,6 +8,7 @@ import sys
 import click
 
 from techhub_lake.automation.errors import RefreshFailed
+from techhub_lake.cli.bi_commands import bi_command
 from techhub_lake.cli.cdc_commands import cdc_group
 from techhub_lake.cli.lake_commands import (
     catalog_group,
@@ -55,6 +56,7 @@ cli.add_command(rebuild_command)
 cli.add_command(ui_command)
 cli.add_command(demo_command)
 cli.add_command(sql_command)
+cli.add_command(bi_command)
 cli.add_command(warehouse_group)
 
 

@@ -14,6 +14,7 @@ import click
 from techhub_lake.automation.instance import prepare_dagster_home
 from techhub_lake.catalog import CatalogError, load_catalog
 from techhub_lake.catalog.live_check import catalog_problems
+from techhub_lake.cli.bi_commands import DEFAULT_BI_PORT, stop_superset
 from techhub_lake.cli.signals import install_stop_signals
 from techhub_lake.settings import CATALOG_ENV, source_url
 from techhub_lake.source.connection import read_only_snapshot, redact
@@ -165,8 +166,11 @@ def ui_command(port: int) -> None:
 @click.option("--port", type=click.IntRange(1024, 65535), default=3000, show_default=True)
 @click.option("--no-ui", is_flag=True, help="Stop after the refresh instead of opening the UI.")
 @click.option("--reinit", is_flag=True, help="Regenerate the source even if it exists at this scale and seed.")
-def demo_command(scale: float, seed: int, port: int, no_ui: bool, reinit: bool) -> None:
-    """The whole thing on the embedded default: fill a throwaway PostgreSQL, refresh the lake, open the UI.
+@click.option("--bi", is_flag=True, help="Also start Apache Superset with the TechHub dashboards (`techhub-lake bi`).")
+@click.option("--bi-port", type=click.IntRange(1024, 65535), default=DEFAULT_BI_PORT, show_default=True)
+def demo_command(scale: float, seed: int, port: int, no_ui: bool, reinit: bool, bi: bool, bi_port: int) -> None:
+    """The whole thing on the embedded default: fill a throwaway PostgreSQL, refresh the lake, open the UI
+    (and with --bi, Superset on the warehouse).
 
     The embedded server is stopped on exit (its data stays for the next run).
     """
@@ -175,7 +179,7 @@ def demo_command(scale: float, seed: int, port: int, no_ui: bool, reinit: bool) 
     from techhub_lake.definitions import lake_definitions
 
     embedded = None if source_url() else EmbeddedPostgres.default()
-    ui = None
+    ui = superset = None
     try:
         if embedded is not None:
             click.echo(f"starting the embedded PostgreSQL in {embedded.data_dir}")
@@ -193,10 +197,19 @@ def demo_command(scale: float, seed: int, port: int, no_ui: bool, reinit: bool) 
         defs, catalog = lake_definitions()
         refresh_lake(None, echo=click.echo, defs=defs, catalog=catalog)
         install_stop_signals()  # Dagster's in-process runs swap signal handlers; make Ctrl-C ours again
+        if bi:
+            from techhub_lake.serve.superset.launch import launch_superset
+
+            superset = launch_superset(bi_port, echo=click.echo)
         if ui is not None:
             click.echo(f"the lake is up to date; the UI stays on http://127.0.0.1:{port} until Ctrl-C")
             ui.wait()
+        elif superset is not None:
+            click.echo(f"the lake is up to date; Superset stays on {superset.url} until Ctrl-C")
+            superset.process.wait()
     finally:
+        if superset is not None:
+            stop_superset(superset.process)
         if ui is not None:
             stop_dagster_ui(ui)
         if embedded is not None and embedded.stop():

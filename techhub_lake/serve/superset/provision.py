@@ -1,0 +1,56 @@
+"""Provisioning Superset from the versioned bundle: the warehouse connection (as the read-only BI
+role), a dataset per published mart, the charts and the four dashboards, imported by uuid so that
+running it again updates them and never duplicates them."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import yaml
+from sqlalchemy.engine import make_url
+
+from techhub_lake import settings
+from techhub_lake.serve.superset.instance import ADMIN_USER, SupersetHome
+from techhub_lake.serve.warehouse import BI_ROLE
+
+BUNDLE = Path(__file__).parent / "bundle"  # Superset's export format: databases/, datasets/, charts/, dashboards/
+DATABASE_FILE = Path("databases") / "techhub_warehouse.yaml"
+MASKED_PASSWORD = "XXXXXXXXXX"  # what Superset writes for a password in an export
+IMPORTER = Path(__file__).parent / "import_assets.py"  # run by Superset's own Python
+
+
+def superset_uri(warehouse_url: str) -> str:
+    """The warehouse as Superset connects to it: the BI role through psycopg2 (Superset's own
+    environment has it), whatever form ``warehouse_url`` takes; the password masked as Superset's
+    export masks it (the import is given it apart)."""
+    url = make_url(warehouse_url).set(drivername="postgresql+psycopg2", username=BI_ROLE, password=MASKED_PASSWORD)
+    return url.render_as_string(hide_password=False)
+
+
+def bundle_documents() -> dict[str, dict]:
+    """Every file of the bundle, by its path inside it, parsed."""
+    return {str(path.relative_to(BUNDLE)): yaml.safe_load(path.read_text(encoding="utf-8"))
+            for path in sorted(BUNDLE.rglob("*.yaml"))}
+
+
+def write_bundle(target: Path, uri: str) -> Path:
+    """The bundle as the ZIP Superset imports, with the warehouse's URI (its password masked: it
+    goes to the import on its own) in its database file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(target, "w") as bundle:
+        for name, document in bundle_documents().items():
+            if name == str(DATABASE_FILE):
+                document = {**document, "sqlalchemy_uri": uri}
+            bundle.writestr(f"techhub_lake_bundle/{name}", yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    return target
+
+
+def provision(home: SupersetHome, warehouse_url: str, bi_password: str) -> None:
+    """Import the bundle into Superset, overwriting by uuid what an earlier import made (so running
+    it again updates and never duplicates), with the BI role's password for the connection."""
+    archive = write_bundle(home.directory / "bundle.zip", superset_uri(warehouse_url))
+    try:
+        home.run_python(str(IMPORTER), str(archive), ADMIN_USER, environment={settings.BI_PASSWORD_ENV: bi_password})
+    finally:
+        archive.unlink(missing_ok=True)

@@ -25,7 +25,10 @@ COMPOSE = REPO / "docker-compose.yml"
 # the compose deployment names its Dagster storage field by field (deploy/compose/dagster.yaml), not by one URL
 NOT_FROM_COMPOSE = {"TECHHUB_STATE_DIR", "TECHHUB_CATALOG", "TECHHUB_EXECUTOR", "DAGSTER_POSTGRES_URL",
                     "TECHHUB_READER_PASSWORD",  # only for the init service, which creates the role
-                    "TECHHUB_FAULT"}  # the reliability suite's fault points: never set in a deployment
+                    "TECHHUB_FAULT",  # the reliability suite's fault points: never set in a deployment
+                    # `techhub-lake bi` (a local Superset); compose's Superset is a service of its own
+                    "TECHHUB_SUPERSET_ADMIN_PASSWORD", "TECHHUB_SUPERSET_SECRET_KEY", "TECHHUB_SUPERSET_VENV",
+                    "TECHHUB_SUPERSET_WAREHOUSE_URI"}  # read by Superset's importer, which runs in superset-init
 LAKE_SERVICES = ("code-location", "dagster-webserver", "dagster-daemon")
 
 
@@ -65,7 +68,7 @@ def variables_read_by_the_code() -> set[str]:
 def test_compose_validates_and_every_service_readme_names_exists(resolved):
     services = set(resolved["services"])
     assert services == {"techhub-db", "techhub-source-init", "dagster-db", "warehouse-db", "minio", "minio-init",
-                        "code-location", "dagster-webserver", "dagster-daemon"}
+                        "code-location", "dagster-webserver", "dagster-daemon", "superset-init", "superset"}
     deploying = (REPO / "docs" / "deployment.md").read_text(encoding="utf-8")
     named = set(re.findall(r"^\| `([a-z-]+)` \|", deploying, flags=re.MULTILINE))
     assert named == services
@@ -73,7 +76,7 @@ def test_compose_validates_and_every_service_readme_names_exists(resolved):
 
 def test_services_start_in_order_with_health_checks(resolved):
     services = resolved["services"]
-    for name in ("techhub-db", "dagster-db", "warehouse-db", "minio", "code-location", "dagster-webserver"):
+    for name in ("techhub-db", "dagster-db", "warehouse-db", "minio", "code-location", "dagster-webserver", "superset"):
         assert "test" in services[name]["healthcheck"], name
     code = services["code-location"]["depends_on"]
     assert code["techhub-source-init"]["condition"] == "service_completed_successfully"
@@ -85,7 +88,10 @@ def test_services_start_in_order_with_health_checks(resolved):
     assert services["techhub-source-init"]["depends_on"]["techhub-db"]["condition"] == "service_healthy"
     assert "--keep-existing" in services["techhub-source-init"]["command"]
     assert set(resolved["volumes"]) == {"techhub-db-data", "dagster-db-data", "warehouse-db-data", "minio-data",
-                                        "dagster-compute-logs"}
+                                        "dagster-compute-logs", "superset-home"}
+    # Superset: dashboards imported once the warehouse is up, then the server
+    assert services["superset-init"]["depends_on"]["warehouse-db"]["condition"] == "service_healthy"
+    assert services["superset"]["depends_on"]["superset-init"]["condition"] == "service_completed_successfully"
 
 
 def test_no_port_binds_beyond_loopback(resolved):
@@ -178,6 +184,17 @@ def test_the_deployment_instance_and_workspace_match_the_compose_file(resolved, 
     assert grpc["location_name"] == command[command.index("--location-name") + 1] == "techhub_lake"
     webserver = resolved["services"]["dagster-webserver"]["command"]
     assert webserver[webserver.index("--workspace") + 1] == "/opt/dagster/home/workspace.yaml"
+
+
+def test_composes_superset_is_the_one_techhub_lake_bi_installs():
+    from techhub_lake.serve.superset.install import SUPERSET_REQUIREMENTS
+
+    dockerfile = (REPO / "deploy" / "compose" / "superset" / "Dockerfile").read_text(encoding="utf-8")
+    pins = re.findall(r'"([^"]+)"', dockerfile.split("RUN pip install", 1)[1].split("&&", 1)[0])
+    assert tuple(pins) == SUPERSET_REQUIREMENTS
+    users = re.findall(r"^USER (\S+)", dockerfile, flags=re.MULTILINE)
+    assert users and users[-1] not in ("root", "0")
+    assert "techhub_lake/serve/superset/bundle" in dockerfile and "import_assets.py" in dockerfile
 
 
 def test_the_dockerfile_is_slim_non_root_and_holds_no_secret():

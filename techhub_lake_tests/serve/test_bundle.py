@@ -4,8 +4,6 @@ the bundle, no secret in any file, and the connection Superset gets is the read-
 
 from __future__ import annotations
 
-import zipfile
-
 import yaml
 
 from techhub_lake.serve.superset.provision import (
@@ -14,7 +12,6 @@ from techhub_lake.serve.superset.provision import (
     MASKED_PASSWORD,
     bundle_documents,
     superset_uri,
-    write_bundle,
 )
 from techhub_lake.serve.warehouse import BI_ROLE
 from techhub_lake_tests.helpers import packaged_lake_tables
@@ -51,18 +48,18 @@ def test_every_reference_in_the_bundle_resolves_and_no_file_holds_a_secret():
     assert documents["metadata.yaml"]["type"] == "assets"
 
 
-def test_superset_connects_as_the_bi_role_with_the_password_given_apart(tmp_path):
+def test_superset_connects_as_the_bi_role_with_the_password_given_apart():
     from sqlalchemy.engine import make_url
+
+    from techhub_lake.serve.superset.import_assets import bundle_contents
 
     embedded = make_url(superset_uri("postgresql://postgres:@/warehouse?host=/tmp/pg-socket"))
     assert (embedded.drivername, embedded.username, embedded.password, embedded.database, embedded.query["host"]) == (
         "postgresql+psycopg2", BI_ROLE, MASKED_PASSWORD, "warehouse", "/tmp/pg-socket")
-    remote = "postgresql://owner:owner-secret@warehouse-db:5432/warehouse"
-    archive = write_bundle(tmp_path / "bundle.zip", superset_uri(remote))
-    with zipfile.ZipFile(archive) as bundle:
-        names = bundle.namelist()
-        database = yaml.safe_load(bundle.read(f"techhub_lake_bundle/{DATABASE_FILE}"))
-        everything = b"".join(bundle.read(name) for name in names)
-    assert len(names) == len(list(BUNDLE.rglob("*.yaml")))
+    remote = superset_uri("postgresql://owner:owner-secret@warehouse-db:5432/warehouse")
+    contents = bundle_contents(BUNDLE, remote)
+    assert len(contents) == len(list(BUNDLE.rglob("*.yaml")))
+    database = yaml.safe_load(contents[DATABASE_FILE.as_posix()])
     assert database["sqlalchemy_uri"] == f"postgresql+psycopg2://{BI_ROLE}:{MASKED_PASSWORD}@warehouse-db:5432/warehouse"
-    assert b"owner-secret" not in everything
+    assert "owner-secret" not in "".join(contents.values())
+    assert yaml.safe_load(contents["charts/Users.yaml"]) == bundle_documents()["charts/Users.yaml"]  # the rest as it is

@@ -4,7 +4,6 @@ running it again updates them and never duplicates them."""
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import yaml
@@ -18,6 +17,7 @@ BUNDLE = Path(__file__).parent / "bundle"  # Superset's export format: databases
 DATABASE_FILE = Path("databases") / "techhub_warehouse.yaml"
 MASKED_PASSWORD = "XXXXXXXXXX"  # what Superset writes for a password in an export
 IMPORTER = Path(__file__).parent / "import_assets.py"  # run by Superset's own Python
+WAREHOUSE_URI_ENV = "TECHHUB_SUPERSET_WAREHOUSE_URI"  # the importer's: the connection's URI, password masked
 
 
 def superset_uri(warehouse_url: str) -> str:
@@ -30,27 +30,12 @@ def superset_uri(warehouse_url: str) -> str:
 
 def bundle_documents() -> dict[str, dict]:
     """Every file of the bundle, by its path inside it, parsed."""
-    return {str(path.relative_to(BUNDLE)): yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {path.relative_to(BUNDLE).as_posix(): yaml.safe_load(path.read_text(encoding="utf-8"))
             for path in sorted(BUNDLE.rglob("*.yaml"))}
-
-
-def write_bundle(target: Path, uri: str) -> Path:
-    """The bundle as the ZIP Superset imports, with the warehouse's URI (its password masked: it
-    goes to the import on its own) in its database file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(target, "w") as bundle:
-        for name, document in bundle_documents().items():
-            if name == str(DATABASE_FILE):
-                document = {**document, "sqlalchemy_uri": uri}
-            bundle.writestr(f"techhub_lake_bundle/{name}", yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
-    return target
 
 
 def provision(home: SupersetHome, warehouse_url: str, bi_password: str) -> None:
     """Import the bundle into Superset, overwriting by uuid what an earlier import made (so running
-    it again updates and never duplicates), with the BI role's password for the connection."""
-    archive = write_bundle(home.directory / "bundle.zip", superset_uri(warehouse_url))
-    try:
-        home.run_python(str(IMPORTER), str(archive), ADMIN_USER, environment={settings.BI_PASSWORD_ENV: bi_password})
-    finally:
-        archive.unlink(missing_ok=True)
+    it again updates and never duplicates), connected to ``warehouse_url`` as the BI role."""
+    home.run_python(str(IMPORTER), str(BUNDLE), ADMIN_USER, environment={
+        settings.BI_PASSWORD_ENV: bi_password, WAREHOUSE_URI_ENV: superset_uri(warehouse_url)})

@@ -17,17 +17,11 @@ def warehouse_for(url: str) -> str:
     ``<database>_warehouse``), created if missing: where a test's serving layer publishes."""
     from sqlalchemy.engine import make_url
 
+    from techhub_lake.source.embedded import create_database_if_missing
+
     source = make_url(url)
     name = f"{source.database}_warehouse"
-    conn = psycopg2.connect(source.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False))
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-            if cur.fetchone() is None:
-                cur.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        conn.close()
+    create_database_if_missing(source.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False), name)
     return source.set(database=name).render_as_string(hide_password=False)
 
 

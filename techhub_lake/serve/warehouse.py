@@ -116,7 +116,7 @@ def ensure_bi_role(cur: psycopg2.extensions.cursor, password: str) -> None:
     """The read-only role BI tools log in as: it may connect and read ``analytics``, tables published
     later included, and nothing else (no other schema, no writes). Its password is set every time,
     so changing ``$TECHHUB_BI_PASSWORD`` changes it."""
-    ensure_schemas(cur)
+    cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))
     cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (BI_ROLE,))
     verb = "ALTER" if cur.fetchone() else "CREATE"
     try:

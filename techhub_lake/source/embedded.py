@@ -149,19 +149,25 @@ class EmbeddedPostgres:
 
     def ensure_database(self, name: str) -> str:
         """Create database ``name`` on the running server if it is missing; return its URL."""
-        import psycopg2
-
-        admin_url = self.url("postgres")
-        conn = psycopg2.connect(admin_url)
-        try:
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-                if cur.fetchone() is None:
-                    cur.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            conn.close()
+        create_database_if_missing(self.url("postgres"), name)
         return self.url(name)
+
+
+def create_database_if_missing(admin_url: str, name: str) -> None:
+    """Create database ``name`` on the server of ``admin_url`` (a libpq URL of a role that may
+    create databases) unless it exists."""
+    import psycopg2
+    from psycopg2 import sql
+
+    conn = psycopg2.connect(admin_url)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if cur.fetchone() is None:
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    finally:
+        conn.close()
 
 
 def _wait_gone(pid: int, timeout: float) -> None:

@@ -171,8 +171,9 @@ class TableEntry(BaseModel):
             raise ValueError(
                 f"partitioning: '{self.partitioning}' does not fit strategy '{self.strategy}' (expected '{expected}')"
             )
-        if self.strategy != Strategy.EXCLUDE and not self.name.startswith(f"{self.module}_"):
-            raise ValueError(f"module: table name '{self.name}' does not start with '{self.module}_' (Django naming)")
+        if self.strategy != Strategy.EXCLUDE and not self.name.startswith(f"{self.module}_") and self.module != self.name:
+            raise ValueError(f"module: table name '{self.name}' does not start with '{self.module}_' (Django naming; a "
+                             "table without an app prefix is a module of its own: module is its name)")
         return self
 
 

@@ -16,6 +16,7 @@ from techhub_lake.catalog import CatalogError, load_catalog
 from techhub_lake.catalog.live_check import catalog_problems
 from techhub_lake.cli.bi_commands import DEFAULT_BI_PORT, stop_superset
 from techhub_lake.cli.signals import install_stop_signals
+from techhub_lake.messages import UserError
 from techhub_lake.settings import CATALOG_ENV, source_url
 from techhub_lake.source.connection import read_only_snapshot, redact
 from techhub_lake.source.embedded import EmbeddedPostgres
@@ -45,6 +46,31 @@ def catalog_check_command(catalog_path: str | None) -> None:
     if problems:
         raise CatalogError(f"{catalog.path}: {len(problems)} mismatch(es) with the source {redact(url)} (listed above)")
     click.echo(f"every table and column the catalog names exists in {redact(url)}")
+
+
+@catalog_group.command("discover")
+@click.option("--schema", default="public", show_default=True, help="The source schema to read.")
+@click.option("--output", "output", type=click.Path(dir_okay=False, writable=True),
+              help="Write the catalog here (default: print it).")
+@click.option("--timezone", default="UTC", show_default=True, help="The time zone of the daily partitions.")
+def catalog_discover_command(schema: str, output: str | None, timezone: str) -> None:
+    """Propose a catalog for every table of the source (any PostgreSQL; $TECHHUB_SOURCE_URL, else the
+    embedded one), read in one read-only snapshot: strategy, key, watermark, module, JSON keys and
+    PII guessed, each table's size and the reasons as comments to review."""
+    from techhub_lake.catalog.discover import discover_catalog
+
+    url = source_url() or EmbeddedPostgres.default().url()
+    if url is None:
+        raise UserError("no source to discover: set TECHHUB_SOURCE_URL (a read-only role is enough)")
+    with read_only_snapshot(url) as cur:
+        text = discover_catalog(cur, source=redact(url), schema=schema, timezone=timezone)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        tables = text.count("\n  - name: ")
+        click.echo(f"{output}: {tables} tables proposed from {redact(url)}; review it, then "
+                   f"TECHHUB_CATALOG={output} techhub-lake catalog check")
+    else:
+        click.echo(text, nl=False)
 
 
 @click.group("instance")

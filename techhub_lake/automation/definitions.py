@@ -40,7 +40,8 @@ def automated(layers: dg.Definitions, catalog: Catalog) -> dg.Definitions:
     the sensors and schedules that refresh them."""
     assets = list(layers.assets or [])
     deadlines = partition_deadline_checks(assets, catalog)
-    (funnel,) = [spec.key for a in assets for spec in a.specs if refreshed_by(spec.metadata) == FUNNEL_SENSOR]
+    funnels = [spec.key for a in assets for spec in a.specs if refreshed_by(spec.metadata) == FUNNEL_SENSOR]
+    funnel_sensors = [build_funnel_sensor(catalog, key, tables_read_by(declared_specs(layers), key)) for key in funnels]
     stream = build_cdc_sensor(catalog)
     return dg.Definitions(
         assets=apply_policies(assets, catalog),
@@ -48,7 +49,7 @@ def automated(layers: dg.Definitions, catalog: Catalog) -> dg.Definitions:
         sensors=[
             build_source_change_sensor(catalog),
             *([stream] if stream else []),
-            build_funnel_sensor(catalog, funnel, tables_read_by(declared_specs(layers), funnel)),
+            *funnel_sensors,
             run_failure_sensor,
             dead_runs_sensor,
             build_quality_alert_sensor(DQ_REPORT_KEY, DQ_REPORT_PATH),

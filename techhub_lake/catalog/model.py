@@ -250,6 +250,13 @@ class Catalog(BaseModel):
         """The tables that are loaded into the lake (every strategy but ``exclude``)."""
         return tuple(t for t in self.tables if t.in_lake)
 
+    def loads(self, *names: str) -> bool:
+        """Whether the lake loads every one of the source tables ``names``: the assets derived from
+        TechHub's own tables (child tables, dimensions, the fact, techpark, the marts) exist only for
+        a catalog that loads what they read, so any database's catalog builds a graph."""
+        loaded = {t.name for t in self.lake_tables}
+        return all(name in loaded for name in names)
+
     @property
     def pii_columns(self) -> frozenset[str]:
         """Every column name the catalog marks as personal data in any table: what derived tables

@@ -145,7 +145,20 @@ def gold_mart_specs(catalog: Catalog) -> list[MartSpec]:
 
 def build_gold_assets(catalog: Catalog, silver: Iterable[LakeTable]) -> list[dg.AssetsDefinition]:
     """An asset per mart, reading the ``silver`` tables (the registry's) its spec names."""
-    specs = gold_mart_specs(catalog)
+    specs = buildable(gold_mart_specs(catalog), silver)
     inputs = input_tables(silver, specs)
     return [build_funnel_asset(spec, catalog, inputs) if spec.monthly else build_mart_asset(spec, catalog, inputs)
             for spec in specs]
+
+
+def buildable(specs: list[MartSpec], silver: Iterable[LakeTable]) -> list[MartSpec]:
+    """The marts whose inputs the lake holds (silver tables, or marts themselves buildable): with a
+    catalog of another database, TechHub's marts are left out, not broken."""
+    silver = list(silver)
+    kept: list[MartSpec] = []
+    while True:
+        available = input_tables(silver, kept)
+        more = [s for s in specs if s not in kept and all(name in available for name in s.inputs)]
+        if not more:
+            return [s for s in specs if s in kept]
+        kept += more

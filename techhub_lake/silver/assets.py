@@ -206,6 +206,7 @@ def build_child_asset(child: ChildTable, catalog: Catalog) -> dg.AssetsDefinitio
 
 
 def build_silver_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
-    """One current-state asset per table the lake loads, and the child tables unpacked from them."""
+    """One current-state asset per table the lake loads, and the child tables unpacked from them
+    (those whose parent the catalog loads)."""
     return [*(build_silver_asset(table, catalog) for table in catalog.lake_tables),
-            *(build_child_asset(child, catalog) for child in CHILD_TABLES)]
+            *(build_child_asset(child, catalog) for child in CHILD_TABLES if catalog.loads(child.parent))]

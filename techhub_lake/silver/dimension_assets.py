@@ -126,5 +126,7 @@ def build_fact_requests_asset(catalog: Catalog) -> dg.AssetsDefinition:
 
 
 def build_dimension_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
-    """The three SCD2 dimensions and the requests fact."""
-    return [*(build_dimension_asset(spec, catalog) for spec in DIMENSIONS), build_fact_requests_asset(catalog)]
+    """The three SCD2 dimensions and the requests fact, those whose source tables the catalog loads."""
+    dimensions = [build_dimension_asset(spec, catalog) for spec in DIMENSIONS if catalog.loads(spec.source_table)]
+    fact = catalog.loads("service_servicerequest", *(spec.source_table for spec in DIMENSIONS))
+    return [*dimensions, *([build_fact_requests_asset(catalog)] if fact else [])]

@@ -88,5 +88,6 @@ def build_participants_asset(catalog: Catalog) -> dg.AssetsDefinition:
 
 
 def build_techpark_silver_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
-    """The two techpark silver tables."""
-    return [build_report_v2_asset(catalog), build_participants_asset(catalog)]
+    """The two techpark silver tables (when the catalog loads what they read)."""
+    return [*([build_report_v2_asset(catalog)] if catalog.loads("service_report") else []),
+            *([build_participants_asset(catalog)] if catalog.loads("service_servicerequest", "account_company") else [])]

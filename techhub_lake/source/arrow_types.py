@@ -96,6 +96,8 @@ class SourceColumn:
             return self.quoted if self.element in _ARRAY_ELEMENTS else f"{self.quoted}::text[] AS {self.quoted}"
         if self.udt_name in _SCALARS or self._is_decimal():
             return self.quoted
+        if self.udt_name == "inet":  # the value as the server prints it (10.0.0.1): a cast to text adds /32
+            return f"abbrev({self.quoted}) AS {self.quoted}"
         return f"{self.quoted}::text AS {self.quoted}"
 
     def describe(self) -> str:

@@ -77,7 +77,7 @@ def test_discovery_on_the_synthetic_source_matches_the_packaged_catalog(generate
     assert differences == EXPLAINED
 
 
-def test_a_django_like_schema_becomes_a_catalog_that_loads_and_checks(new_database, tmp_path):
+def test_a_django_like_schema_becomes_a_catalog_that_loads_and_checks(new_database, tmp_path, dagster_instance):
     url = new_database()
     execute(url, *DJANGO_LIKE, "DROP ROLE IF EXISTS discover_reader", "CREATE ROLE discover_reader LOGIN",
             "GRANT SELECT ON ALL TABLES IN SCHEMA public TO discover_reader",
@@ -114,6 +114,20 @@ def test_a_django_like_schema_becomes_a_catalog_that_loads_and_checks(new_databa
     with read_only_snapshot(url) as cur:
         assert catalog_problems(catalog, cur) == []
     assert [t.name for t in catalog.lake_tables] == ["readings", "shop_order", "shop_pricelog", "user_sessions_device"]
+
+    # and the lake loads it on the first try: TechHub's own derived tables and marts are left out
+    from techhub_lake.automation.refresh import refresh_lake
+    from techhub_lake.lake.delta import read_delta
+    from techhub_lake.lake.storage import LakeFiles
+    from techhub_lake_tests.helpers import definitions_for
+
+    defs = definitions_for(catalog, url, tmp_path / "lake")
+    assert {k.path[0] for k in defs.resolve_asset_graph().materializable_asset_keys} == {"bronze", "silver", "gold", "serve"}
+    refresh_lake(None, lambda _: None, defs=defs, catalog=catalog, instance=dagster_instance)
+    lake = LakeFiles(str(tmp_path / "lake"))
+    orders = read_delta(lake, "silver/techhub/shop/order")
+    assert orders.height == 50 and orders["end"].null_count() == 0 and orders["client_ip"][0] == "10.0.0.1"
+    assert read_delta(lake, "silver/techhub/shop/pricelog").height == 0
 
 
 def test_discover_through_the_cli_writes_a_catalog_the_check_accepts(generated_source, tmp_path):

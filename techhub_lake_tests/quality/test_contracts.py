@@ -79,10 +79,17 @@ def test_a_file_check_replaces_the_generated_one_of_the_same_name(contracts_dir)
      "two checks of the table are named 'id_unique'"),
     ("silver/account_company.yaml", "columns:\n  - name: tin\n    checks:\n      - missing: {qualifier: 'a b'}\n",
      "only letters, digits and _"),
-    ("silver/no_such_table.yaml", "columns: []\n", "no silver table of the lake is named 'no_such_table'"),
     ("gold/dm_users.yaml", "checks:\n  - failed_rows: {query: select * from silver.nowhere}\n",
      "refers to silver.nowhere"),
 ])
+def test_every_contract_file_names_a_table_of_the_packaged_lake(contracts_dir):
+    from techhub_lake.quality.contracts import contracts_without_table
+
+    assert contracts_without_table(packaged_lake_tables()) == []
+    (contracts_dir / "silver" / "no_such_table.yaml").write_text("columns: []\n")  # a misnamed file is found
+    assert contracts_without_table(packaged_lake_tables(), contracts_dir) == [contracts_dir / "silver" / "no_such_table.yaml"]
+
+
 def test_a_bad_contract_file_fails_with_one_line_naming_it(contracts_dir, name, text, message):
     (contracts_dir / name).write_text(text)
     with pytest.raises(ContractError) as raised:

@@ -77,7 +77,7 @@ def test_discovery_on_the_synthetic_source_matches_the_packaged_catalog(generate
     assert differences == EXPLAINED
 
 
-def test_a_django_like_schema_becomes_a_catalog_that_loads_and_checks(new_database, tmp_path, dagster_instance):
+def test_a_django_like_schema_becomes_a_catalog_that_loads_and_checks(new_database, tmp_path):
     url = new_database()
     execute(url, *DJANGO_LIKE, "DROP ROLE IF EXISTS discover_reader", "CREATE ROLE discover_reader LOGIN",
             "GRANT SELECT ON ALL TABLES IN SCHEMA public TO discover_reader",
@@ -115,15 +115,26 @@ def test_a_django_like_schema_becomes_a_catalog_that_loads_and_checks(new_databa
         assert catalog_problems(catalog, cur) == []
     assert [t.name for t in catalog.lake_tables] == ["readings", "shop_order", "shop_pricelog", "user_sessions_device"]
 
-    # and the lake loads it on the first try: TechHub's own derived tables and marts are left out
-    from techhub_lake.automation.refresh import refresh_lake
+    # and the lake loads it on the first try, with the README's two commands (TechHub's own derived
+    # tables and marts are left out)
     from techhub_lake.lake.delta import read_delta
     from techhub_lake.lake.storage import LakeFiles
-    from techhub_lake_tests.helpers import definitions_for
 
-    defs = definitions_for(catalog, url, tmp_path / "lake")
-    assert {k.path[0] for k in defs.resolve_asset_graph().materializable_asset_keys} == {"bronze", "silver", "gold", "serve"}
-    refresh_lake(None, lambda _: None, defs=defs, catalog=catalog, instance=dagster_instance)
+    cli = str(Path(sys.executable).with_name("techhub-lake"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TECHHUB_", "DAGSTER_"))}
+    env |= {"TECHHUB_SOURCE_URL": url, "TECHHUB_STATE_DIR": str(tmp_path / "state"), "TECHHUB_LAKE_ROOT": str(tmp_path / "lake")}
+    try:
+        discovered = subprocess.run([cli, "catalog", "discover", "--output", str(tmp_path / "my.yaml")], env=env,
+                                    capture_output=True, text=True, timeout=300)
+        assert discovered.returncode == 0, discovered.stderr
+        refreshed = subprocess.run([cli, "refresh"], env=env | {"TECHHUB_CATALOG": str(tmp_path / "my.yaml")},
+                                   capture_output=True, text=True, timeout=600, cwd=tmp_path)
+        assert refreshed.returncode == 0, refreshed.stdout[-3000:] + refreshed.stderr[-3000:]
+    finally:
+        from techhub_lake.source.embedded import EmbeddedPostgres
+
+        EmbeddedPostgres(tmp_path / "state" / "postgres").stop()
+    assert "the lake is up to date" in refreshed.stdout or "done in" in refreshed.stdout
     lake = LakeFiles(str(tmp_path / "lake"))
     orders = read_delta(lake, "silver/techhub/shop/order")
     assert orders.height == 50 and orders["end"].null_count() == 0 and orders["client_ip"][0] == "10.0.0.1"

@@ -71,6 +71,14 @@ def test_a_file_check_replaces_the_generated_one_of_the_same_name(contracts_dir)
     assert city.check("has_rows").level == "error" and city.check("has_rows").description == "At least 3 cities"
 
 
+def test_every_contract_file_names_a_table_of_the_packaged_lake(contracts_dir):
+    from techhub_lake.quality.contracts import contracts_without_table
+
+    assert contracts_without_table(packaged_lake_tables()) == []
+    (contracts_dir / "silver" / "no_such_table.yaml").write_text("columns: []\n")  # a misnamed file is found
+    assert contracts_without_table(packaged_lake_tables(), contracts_dir) == [contracts_dir / "silver" / "no_such_table.yaml"]
+
+
 @pytest.mark.parametrize(("name", "text", "message"), [
     ("silver/account_company.yaml", "columns: [\n", "not valid YAML"),
     ("silver/account_company.yaml", "dataset: x\ncolumns: []\n", "unknown top-level key(s) ['dataset']"),
@@ -82,14 +90,6 @@ def test_a_file_check_replaces_the_generated_one_of_the_same_name(contracts_dir)
     ("gold/dm_users.yaml", "checks:\n  - failed_rows: {query: select * from silver.nowhere}\n",
      "refers to silver.nowhere"),
 ])
-def test_every_contract_file_names_a_table_of_the_packaged_lake(contracts_dir):
-    from techhub_lake.quality.contracts import contracts_without_table
-
-    assert contracts_without_table(packaged_lake_tables()) == []
-    (contracts_dir / "silver" / "no_such_table.yaml").write_text("columns: []\n")  # a misnamed file is found
-    assert contracts_without_table(packaged_lake_tables(), contracts_dir) == [contracts_dir / "silver" / "no_such_table.yaml"]
-
-
 def test_a_bad_contract_file_fails_with_one_line_naming_it(contracts_dir, name, text, message):
     (contracts_dir / name).write_text(text)
     with pytest.raises(ContractError) as raised:

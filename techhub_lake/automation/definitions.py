@@ -11,6 +11,7 @@ from __future__ import annotations
 import dagster as dg
 
 from techhub_lake.automation.alert_sensors import build_quality_alert_sensor, freshness_alert_sensor
+from techhub_lake.automation.drift_sensor import build_schema_drift_sensor
 from techhub_lake.automation.policies import apply_policies, partition_deadline_checks
 from techhub_lake.automation.recovery import dead_runs_sensor
 from techhub_lake.automation.schedules import build_schedules
@@ -48,6 +49,7 @@ def automated(layers: dg.Definitions, catalog: Catalog) -> dg.Definitions:
         asset_checks=[*(layers.asset_checks or []), *deadlines],
         sensors=[
             build_source_change_sensor(catalog),
+            build_schema_drift_sensor(catalog),
             *([stream] if stream else []),
             *funnel_sensors,
             run_failure_sensor,

@@ -39,8 +39,14 @@ def catalog_check_command(catalog_path: str | None) -> None:
     if url is None:
         click.echo("no source configured or running: live schema check skipped")
         return
+    from techhub_lake.catalog.source_drift import untracked_tables
+
     with read_only_snapshot(url) as cur:
         problems = catalog_problems(catalog, cur)
+        untracked = untracked_tables(catalog, cur)
+    if untracked:  # not a problem (the lake loads what the catalog names), but worth a look after a migration
+        click.echo(f"{len(untracked)} source table(s) the catalog does not describe, so the lake does not load them: "
+                   f"{', '.join(untracked)} (`techhub-lake catalog discover` proposes entries)")
     for problem in problems:  # every mismatch in one pass, so a large database is fixed in one go
         click.echo(f"{catalog.path}: {problem}", err=True)
     if problems:

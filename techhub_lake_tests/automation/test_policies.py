@@ -53,7 +53,8 @@ def test_every_asset_has_a_freshness_policy_from_the_catalog(lake_defs):
 def test_schedules_and_sensors_start_running(lake_defs):
     sensors = {s.name: s for s in lake_defs.sensors}
     assert set(sensors) == {"source_change_sensor", "cdc_sensor", "funnel_months_sensor", "run_failure_sensor",
-                            AUTOMATION_SENSOR, "dead_runs_sensor", "quality_alert_sensor", "freshness_alert_sensor"}
+                            AUTOMATION_SENSOR, "dead_runs_sensor", "quality_alert_sensor", "freshness_alert_sensor",
+                            "schema_drift_sensor"}
     # each daily bronze asset also has a per-partition deadline check and a coverage check
     daily_keys = {dg.AssetKey(["bronze", t.module, t.short_name]) for t in CATALOG.lake_tables
                   if t.partitioning.value == "daily"}

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import yaml
 
@@ -163,3 +164,43 @@ def test_framework_tables_are_excluded_whatever_their_shape(name):
     table = SourceTable("public", name, (SourceColumn("id", "bigint"), SourceColumn("updated_at", "timestamp with time zone")),
                         ("id",), 10, 8192, True)
     assert propose(table).entry["strategy"] == "exclude"
+
+
+def test_schema_drift_is_reported_after_a_migration_and_a_new_table(new_database, dagster_instance):
+    from techhub_lake.automation.drift_sensor import build_schema_drift_sensor
+    from techhub_lake.resources import SourceDatabase
+    from techhub_lake.source.churn import churn_source
+    from techhub_lake.source.generator import init_source
+
+    url = new_database()
+    init_source(url, scale=0.002, seed=5)
+    sensor = build_schema_drift_sensor(PACKAGED)
+
+    def tick(cursor):
+        context = dg.build_sensor_context(instance=dagster_instance, cursor=cursor, resources={"source": SourceDatabase(url=url)})
+        result = sensor(context)
+        return result, result.cursor
+
+    first, cursor = tick(None)
+    assert first.skip_reason.skip_message == "first look: no table or column changed" and not first.asset_events
+    quiet, cursor = tick(cursor)
+    assert quiet.skip_reason.skip_message == "no table or column changed"
+
+    report = churn_source(url, seed=6, migrate=True)  # adds a column to a catalog table
+    table, column, _ = report.migrated
+    execute(url, "CREATE TABLE shop_refund (id bigint PRIMARY KEY, amount numeric)",
+            "ALTER TABLE core_city ALTER COLUMN name TYPE varchar(300)")
+    moved, cursor = tick(cursor)
+    message = moved.skip_reason.skip_message
+    assert "1 new table(s) not in the catalog: shop_refund" in message
+    assert f"{table}: +{column}" in message and "core_city: name: character varying(128) -> character varying(300)" in message
+    observed = {e.asset_key.to_user_string(): e.metadata for e in moved.asset_events}
+    module, _, short = table.partition("_")
+    assert observed[f"bronze/{module}/{short}"]["schema_drift/added"].value == column
+    assert observed["bronze/core/city"]["schema_drift/retyped"].value == "name: character varying(128) -> character varying(300)"
+    from techhub_lake.catalog.source_drift import untracked_tables
+
+    with read_only_snapshot(url) as cur:  # and `catalog check` lists it
+        assert untracked_tables(PACKAGED, cur) == ["shop_refund"]
+    again, _ = tick(cursor)  # said once: the next tick is quiet
+    assert again.skip_reason.skip_message == "no table or column changed" and not again.asset_events

@@ -302,3 +302,64 @@ def discover_catalog(cur: psycopg2.extensions.cursor, *, source: str, schema: st
     for proposal in proposals:
         add_json_keys(cur, proposal)
     return render_catalog(proposals, source=source, timezone=timezone, start_date=earliest_day(cur, proposals))
+
+
+MERGE_MARK = "# discover:"  # the comments --merge writes; a comment already there is not written again
+
+
+def _referenced_columns(entry: dict) -> list[str]:
+    named = [*entry.get("primary_key", []), *([entry["watermark"]] if entry.get("watermark") else []),
+             *(entry.get("json_columns") or {}), *entry.get("pii", [])]
+    return list(dict.fromkeys(named))
+
+
+def merge_catalog(existing: str, proposals: list[Proposal]) -> str:
+    """``existing`` catalog text with what discovery found since: every line of it kept as written
+    (hand edits and comments included); a ``# discover:`` comment above an entry whose table or
+    columns are gone from the source, or whose JSON columns show keys it does not list; the tables
+    it does not describe appended as proposals. Merging the result again changes nothing."""
+    import yaml
+
+    document = yaml.safe_load(existing) or {}
+    entries = {e["name"]: e for e in document.get("tables") or []}
+    found = {p.table.name: p for p in proposals}
+    notes: dict[str, list[str]] = {}
+    for name, entry in entries.items():
+        proposal = found.get(name)
+        if proposal is None:
+            notes[name] = [f"{MERGE_MARK} table gone from the source"]
+            continue
+        columns = {c.name for c in proposal.table.columns}
+        gone = [c for c in _referenced_columns(entry) if c not in columns]
+        if gone:
+            notes.setdefault(name, []).append(f"{MERGE_MARK} column(s) gone from the source: {', '.join(gone)}")
+        listed = {column: set(keys or []) for column, keys in (entry.get("json_columns") or {}).items()}
+        for column, keys in (proposal.entry.get("json_columns") or {}).items():
+            if column in listed and (new := [k for k in keys if k not in listed[column]]):
+                notes.setdefault(name, []).append(f"{MERGE_MARK} keys seen in {column} but not listed: {', '.join(new)}")
+    lines = existing.rstrip("\n").split("\n")
+    out: list[str] = []
+    for line in lines:
+        match = re.match(r"^(\s*)-\s+name:\s*['\"]?([A-Za-z0-9_.]+)['\"]?\s*$", line)
+        if match and match.group(2) in notes:
+            indent = match.group(1)
+            for note in notes[match.group(2)]:
+                if f"{indent}{note}" not in out[-6:]:  # said already, just above
+                    out.append(f"{indent}{note}")
+        out.append(line)
+    new = [p for name, p in found.items() if name not in entries]
+    if new:
+        out += ["", f"  {MERGE_MARK} {len(new)} table(s) the catalog did not describe, as proposed (review them)"]
+        for proposal in new:
+            out += [f"  # {reason}" for reason in proposal.reasons]
+            out += _entry_yaml(proposal.entry)
+    return "\n".join(out) + "\n"
+
+
+def merge_discovered(cur: psycopg2.extensions.cursor, existing: str, *, schema: str = "public") -> str:
+    """``merge_catalog`` of ``existing`` with what ``cur`` shows of ``schema`` now."""
+    labels = app_labels(cur, schema)
+    proposals = [propose(table, labels=labels) for table in read_source_tables(cur, schema)]
+    for proposal in proposals:
+        add_json_keys(cur, proposal)
+    return merge_catalog(existing, proposals)

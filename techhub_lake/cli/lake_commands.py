@@ -59,22 +59,28 @@ def catalog_check_command(catalog_path: str | None) -> None:
 @click.option("--output", "output", type=click.Path(dir_okay=False, writable=True),
               help="Write the catalog here (default: print it).")
 @click.option("--timezone", default="UTC", show_default=True, help="The time zone of the daily partitions.")
-def catalog_discover_command(schema: str, output: str | None, timezone: str) -> None:
+@click.option("--merge", "merge", type=click.Path(exists=True, dir_okay=False),
+              help="An existing catalog to keep as written, with new tables appended and what is gone marked.")
+def catalog_discover_command(schema: str, output: str | None, timezone: str, merge: str | None) -> None:
     """Propose a catalog for every table of the source (any PostgreSQL; $TECHHUB_SOURCE_URL, else the
     embedded one), read in one read-only snapshot: strategy, key, watermark, module, JSON keys and
-    PII guessed, each table's size and the reasons as comments to review."""
-    from techhub_lake.catalog.discover import discover_catalog
+    PII guessed, each table's size and the reasons as comments to review. With --merge, an
+    existing catalog is kept line for line and only added to."""
+    from techhub_lake.catalog.discover import discover_catalog, merge_discovered
 
     url = source_url() or EmbeddedPostgres.default().url()
     if url is None:
         raise UserError("no source to discover: set TECHHUB_SOURCE_URL (a read-only role is enough)")
     with read_only_snapshot(url) as cur:
-        text = discover_catalog(cur, source=redact(url), schema=schema, timezone=timezone)
+        if merge:
+            text = merge_discovered(cur, Path(merge).read_text(encoding="utf-8"), schema=schema)
+        else:
+            text = discover_catalog(cur, source=redact(url), schema=schema, timezone=timezone)
     if output:
         Path(output).write_text(text, encoding="utf-8")
         tables = text.count("\n  - name: ")
-        click.echo(f"{output}: {tables} tables proposed from {redact(url)}; review it, then "
-                   f"TECHHUB_CATALOG={output} techhub-lake catalog check")
+        click.echo(f"{output}: {tables} tables {'after the merge' if merge else 'proposed'} from {redact(url)}; review "
+                   f"it, then TECHHUB_CATALOG={output} techhub-lake catalog check")
     else:
         click.echo(text, nl=False)
 

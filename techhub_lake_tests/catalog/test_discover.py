@@ -204,3 +204,31 @@ def test_schema_drift_is_reported_after_a_migration_and_a_new_table(new_database
         assert untracked_tables(PACKAGED, cur) == ["shop_refund"]
     again, _ = tick(cursor)  # said once: the next tick is quiet
     assert again.skip_reason.skip_message == "no table or column changed" and not again.asset_events
+
+
+def test_merge_keeps_hand_edits_adds_new_tables_marks_what_is_gone_and_changes_nothing_twice(new_database):
+    from techhub_lake.catalog.discover import merge_discovered
+
+    url = new_database()
+    execute(url, *DJANGO_LIKE)
+    with read_only_snapshot(url) as cur:
+        text = discover_catalog(cur, source="test")
+    # a user's edits: a strategy changed, a comment, a JSON key list cut short
+    edited = (text.replace("    strategy: incremental\n    watermark: modified", "    strategy: full  # mine: copy it whole")
+              .replace("details: [items, nested, note]", "details: [items]")
+              .replace("  - name: readings", "  # my own note\n  - name: readings"))
+    assert edited != text
+    execute(url, "CREATE TABLE shop_refund (id bigint PRIMARY KEY, amount numeric, updated_at timestamptz)",
+            "ALTER TABLE shop_order DROP COLUMN email", "DROP TABLE readings")
+    with read_only_snapshot(url) as cur:
+        merged = merge_discovered(cur, edited)
+    assert merged.startswith(edited.rstrip("\n").split("  - name: readings")[0])  # everything before, as written
+    assert "    strategy: full  # mine: copy it whole" in merged and "# my own note" in merged
+    assert "  # discover: table gone from the source\n  - name: readings" in merged
+    assert "  # discover: column(s) gone from the source: email\n" in merged
+    assert "  # discover: keys seen in details but not listed: nested, note\n" in merged
+    assert "  - name: shop_refund\n    module: shop\n    strategy: incremental\n    watermark: updated_at" in merged
+    with read_only_snapshot(url) as cur:
+        assert merge_discovered(cur, merged) == merged  # twice: nothing more
+    entries = {e["name"]: e for e in yaml.safe_load(merged)["tables"]}
+    assert entries["shop_order"]["strategy"] == "full" and entries["shop_order"]["json_columns"] == {"details": ["items"]}

@@ -232,3 +232,53 @@ def test_merge_keeps_hand_edits_adds_new_tables_marks_what_is_gone_and_changes_n
         assert merge_discovered(cur, merged) == merged  # twice: nothing more
     entries = {e["name"]: e for e in yaml.safe_load(merged)["tables"]}
     assert entries["shop_order"]["strategy"] == "full" and entries["shop_order"]["json_columns"] == {"details": ["items"]}
+
+
+DJANGO_SHOP = Path(__file__).parent / "django_shop"
+
+
+def test_a_schema_built_by_real_django_migrations_is_discovered_and_loaded(new_database, tmp_path):
+    url = new_database()
+    migrate = subprocess.run([sys.executable, "-m", "django", "migrate", "--no-input"], cwd=DJANGO_SHOP, capture_output=True,
+                             text=True, timeout=300, env=os.environ | {"DJANGO_SETTINGS_MODULE": "settings",
+                                                                       "DJANGO_SHOP_DATABASE_URL": url})
+    assert migrate.returncode == 0, migrate.stderr[-2000:]
+    execute(url, "INSERT INTO shop_customer (email, first_name, phone, created) "
+                 "SELECT 'c' || g || '@shop.kz', 'Айгерим', '', now() - g * interval '1 day' FROM generate_series(1, 20) g",
+            "INSERT INTO shop_order (customer_id, token, client_ip, tags, \"end\", details, created, modified) "
+            "SELECT 1 + g % 20, gen_random_uuid(), ('192.168.0.' || g)::inet, ARRAY['a'], NULL, '{\"n\": 1}', now(), now() "
+            "FROM generate_series(1, 40) g",
+            "INSERT INTO shop_event (order_id, kind, created) SELECT 1 + g % 40, 'paid', now() FROM generate_series(1, 60) g")
+    with read_only_snapshot(url) as cur:
+        document = yaml.safe_load(discover_catalog(cur, source="django"))
+    entries = {e["name"]: e for e in document["tables"]}
+    framework = {"django_migrations", "django_session", "django_admin_log", "django_content_type", "auth_permission",
+                 "auth_group_permissions"}
+    assert {n for n, e in entries.items() if e["strategy"] == "exclude"} == framework
+    assert entries["shop_order"]["strategy"] == "incremental" and entries["shop_order"]["watermark"] == "modified"
+    assert entries["shop_order"]["json_columns"] == {"details": ["n"]}
+    assert entries["shop_customer"]["description"] == "People who buy in the shop"
+    assert set(entries["shop_customer"]["pii"]) == {"email", "first_name", "phone"}
+    assert entries["auth_user"]["module"] == "auth" and entries["auth_user_groups"]["module"] == "auth"
+
+    path = tmp_path / "django.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True))
+    cli = str(Path(sys.executable).with_name("techhub-lake"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TECHHUB_", "DAGSTER_"))}
+    env |= {"TECHHUB_SOURCE_URL": url, "TECHHUB_STATE_DIR": str(tmp_path / "state"), "TECHHUB_LAKE_ROOT": str(tmp_path / "lake"),
+            "TECHHUB_CATALOG": str(path)}
+    try:
+        refreshed = subprocess.run([cli, "refresh"], env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    finally:
+        from techhub_lake.source.embedded import EmbeddedPostgres
+
+        EmbeddedPostgres(tmp_path / "state" / "postgres").stop()
+    assert refreshed.returncode == 0, refreshed.stdout[-3000:] + refreshed.stderr[-3000:]
+    from techhub_lake.lake.delta import read_delta
+    from techhub_lake.lake.storage import LakeFiles
+
+    lake = LakeFiles(str(tmp_path / "lake"))
+    assert read_delta(lake, "silver/techhub/shop/order").height == 40
+    assert read_delta(lake, "silver/techhub/shop/customer").height == 20
+    assert read_delta(lake, "silver/techhub/shop/event").height == 60
+    assert read_delta(lake, "silver/techhub/shop/order")["client_ip"].to_list()[:1] == ["192.168.0.1"]

@@ -23,7 +23,7 @@ from techhub_lake.bronze.metadata_log import (
     append_extraction_log,
     record_schema_version,
 )
-from techhub_lake.bronze.specs import bronze_key, bronze_spec
+from techhub_lake.bronze.specs import bronze_column_descriptions, bronze_key, bronze_spec
 from techhub_lake.catalog import Catalog, CatalogError, CatalogTable, Partitioning
 from techhub_lake.faults import fault_point
 from techhub_lake.lake.layout import EXTRACTION_LOGS, SCHEMA_VERSIONS, bronze_table_dir
@@ -65,7 +65,8 @@ def run_summary(extraction: Extraction, version: SchemaVersion, lake: LakeFiles,
         "run_bytes": dg.MetadataValue.int(extraction.bytes),
         "files_written": dg.MetadataValue.int(len(extraction.files)),
         "files_removed": dg.MetadataValue.int(len(extraction.removed)),
-        "dagster/column_schema": column_schema((c.name, c.describe()) for c in extraction.columns),
+        "dagster/column_schema": column_schema(((c.name, c.describe()) for c in extraction.columns),
+                                               bronze_column_descriptions(extraction.table, extraction.columns)),
         "schema_changed": dg.MetadataValue.bool(version.is_new),
         "preview": dg.MetadataValue.md(markdown_preview(extraction)),
         "query": dg.MetadataValue.text(extraction.query),

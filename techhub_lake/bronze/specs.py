@@ -13,6 +13,12 @@ from techhub_lake.registry import lake_table_metadata
 BRONZE_GROUP = "bronze"
 
 
+def bronze_column_descriptions(table: CatalogTable, columns) -> dict[str, str]:
+    """Each bronze column's description: the catalog's ``columns:`` map, else the source's own
+    comment on it (``columns``: the extraction's source columns)."""
+    return {c.name: table.columns.get(c.name) or c.comment for c in columns if table.columns.get(c.name) or c.comment}
+
+
 def bronze_key(table: CatalogTable) -> dg.AssetKey:
     """``bronze/<module>/<table>``, e.g. ``bronze/account/user`` for ``account_user``."""
     return dg.AssetKey(["bronze", table.module, table.short_name])

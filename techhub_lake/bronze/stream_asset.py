@@ -10,7 +10,7 @@ from techhub_lake import settings
 from techhub_lake.alerts import alert
 from techhub_lake.bronze.assets import markdown_preview
 from techhub_lake.bronze.changes import change_dir
-from techhub_lake.bronze.specs import bronze_key, bronze_spec
+from techhub_lake.bronze.specs import bronze_column_descriptions, bronze_key, bronze_spec
 from techhub_lake.bronze.stream import StreamRun, follow_stream, snapshot_file
 from techhub_lake.catalog import Catalog, CatalogError, CatalogTable
 from techhub_lake.lake.storage import LakeFiles
@@ -58,7 +58,8 @@ def stream_metadata(run: StreamRun, table: CatalogTable, lake: LakeFiles) -> dic
         metadata |= {
             "snapshot_reason": dg.MetadataValue.text(run.reason),
             "dagster/row_count": dg.MetadataValue.int(extraction.rows),
-            "dagster/column_schema": column_schema((c.name, c.describe()) for c in extraction.columns),
+            "dagster/column_schema": column_schema(((c.name, c.describe()) for c in extraction.columns),
+                                                   bronze_column_descriptions(table, extraction.columns)),
             "preview": dg.MetadataValue.md(markdown_preview(extraction)),
         }
     if drained and drained.last_commit:

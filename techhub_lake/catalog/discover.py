@@ -215,8 +215,8 @@ def propose(table: SourceTable, *, labels: Iterable[str] = (), watermark_names: 
     described = {c.name: c.comment for c in table.columns if c.comment}
     if table.comment:
         entry["description"] = " ".join(table.comment.split())
-    if described:
-        proposal.reasons.append(f"{len(described)} column(s) carry a comment in the source")
+    if described:  # the source's own words, shown for each column in the UI (bronze and silver)
+        entry["columns"] = {name: " ".join(text.split()) for name, text in described.items()}
     return proposal
 
 
@@ -249,7 +249,8 @@ def add_json_keys(cur: psycopg2.extensions.cursor, proposal: Proposal) -> None:
         proposal.reasons.append(f"json_columns: top-level keys seen in up to {JSON_SAMPLE_ROWS:,} rows (review)")
 
 
-_ORDER = ("name", "schema", "module", "strategy", "primary_key", "watermark", "json_columns", "pii", "description")
+_ORDER = ("name", "schema", "module", "strategy", "primary_key", "watermark", "json_columns", "pii", "description",
+          "columns")
 
 
 def _flow(value: object) -> str:
@@ -264,7 +265,7 @@ def _entry_yaml(entry: dict) -> list[str]:
     for key in sorted(entry, key=_ORDER.index):
         value = entry[key]
         if isinstance(value, dict):
-            lines += [f"{key}:", *(f"  {_flow(k)}: {_flow(list(v))}" for k, v in value.items())]
+            lines += [f"{key}:", *(f"  {_flow(k)}: {_flow(v if isinstance(v, str) else list(v))}" for k, v in value.items())]
         else:
             lines.append(f"{key}: {_flow(value)}")
     return ["  - " + lines[0], *("    " + line for line in lines[1:])]

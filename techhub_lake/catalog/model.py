@@ -142,6 +142,7 @@ class TableEntry(BaseModel):
     lookback: dt.timedelta | None = None
     priority: Literal["critical", "important", "reference", "normal"] = "normal"
     description: str = ""
+    columns: dict[str, str] = Field(default_factory=dict)  # column -> its description in the UI
 
     @field_validator("freshness", "lookback", mode="before")
     @classmethod
@@ -195,6 +196,7 @@ class CatalogTable(BaseModel):
     lookback: dt.timedelta
     priority: str
     description: str
+    columns: dict[str, str] = {}  # column -> description
 
     @property
     def short_name(self) -> str:
@@ -218,6 +220,7 @@ class CatalogTable(BaseModel):
             "watermark": [self.watermark] if self.watermark else [],
             "json_columns": list(self.json_columns),
             "pii": list(self.pii),
+            "columns": list(self.columns),
         }
         return {k: v for k, v in fields.items() if v}
 
@@ -309,6 +312,7 @@ def _resolve(entry: TableEntry, defaults: CatalogDefaults) -> CatalogTable:
         lookback=entry.lookback if entry.lookback is not None else defaults.lookback.get(strategy, dt.timedelta(0)),
         priority=entry.priority,
         description=entry.description,
+        columns=entry.columns,
     )
 
 

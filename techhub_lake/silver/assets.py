@@ -15,6 +15,7 @@ from techhub_lake.registry import lake_table_metadata
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.silver.bronze_changes import CorruptBronzeFile
 from techhub_lake.silver.children import CHILD_TABLES, ChildTable
+from techhub_lake.silver.column_descriptions import silver_column_descriptions
 from techhub_lake.silver.current_state import (
     SILVER_ROOT,
     MergeOutcome,
@@ -64,8 +65,9 @@ def refresh_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, run
     return merge_current_state(url, lake, table, run_id=run_id, statement_timeout_ms=statement_timeout_ms)
 
 
-def merge_metadata(outcome: MergeOutcome, uri: str) -> dict[str, dg.MetadataValue]:
-    """What a silver refresh reports: rows inserted, updated and deleted, the current count, the Delta version."""
+def merge_metadata(outcome: MergeOutcome, uri: str, table: CatalogTable) -> dict[str, dg.MetadataValue]:
+    """What a silver refresh reports: rows inserted, updated and deleted, the current count, the Delta
+    version, the columns with their descriptions."""
     metadata = {
         "dagster/row_count": dg.MetadataValue.int(outcome.rows),
         "rows_inserted": dg.MetadataValue.int(outcome.inserted),
@@ -79,7 +81,8 @@ def merge_metadata(outcome: MergeOutcome, uri: str) -> dict[str, dg.MetadataValu
     if outcome.version is not None:
         metadata["delta_version"] = dg.MetadataValue.int(outcome.version)
     if outcome.schema is not None:
-        metadata["dagster/column_schema"] = column_schema((f.name, f.type) for f in outcome.schema)
+        metadata["dagster/column_schema"] = column_schema(((f.name, f.type) for f in outcome.schema),
+                                                          silver_column_descriptions(table, outcome.schema.names))
     if outcome.widened:  # a source column changed type: silver now holds it in a wider one
         metadata["schema_widened"] = dg.MetadataValue.text("; ".join(outcome.widened))
     if outcome.filled:  # new keys in the source's JSON: columns added and computed for every row
@@ -138,7 +141,7 @@ def build_silver_asset(table: CatalogTable, catalog: Catalog) -> dg.AssetsDefini
         if outcome.filled:
             context.log.info(f"{table.name}: new columns {', '.join(outcome.filled)}, computed for every row")
         context.log.info(f"{table.name}: +{outcome.inserted} ~{outcome.updated} -{outcome.deleted}, {outcome.rows} rows")
-        metadata = merge_metadata(outcome, files.uri(silver_table_path(table)))
+        metadata = merge_metadata(outcome, files.uri(silver_table_path(table)), table)
         if captured:
             metadata |= stream_metadata(files, table)
         if config.reconcile and captured:

@@ -60,6 +60,7 @@ class SourceColumn:
     udt_name: str  # e.g. "timestamptz", "_text", "jsonb"
     numeric_precision: int | None = None
     numeric_scale: int | None = None
+    comment: str | None = None  # the source's own description of the column (COMMENT ON COLUMN, Django's db_comment)
 
     @property
     def is_array(self) -> bool:
@@ -109,7 +110,8 @@ class SourceColumn:
 
 
 COLUMNS_QUERY = """
-SELECT column_name, data_type, udt_name, numeric_precision, numeric_scale
+SELECT column_name, data_type, udt_name, numeric_precision, numeric_scale,
+       col_description(format('%I.%I', table_schema, table_name)::regclass, ordinal_position::int)
 FROM information_schema.columns
 WHERE table_schema = '{schema}' AND table_name = '{table}'
 ORDER BY ordinal_position

@@ -15,10 +15,14 @@ import dagster as dg
 import pytest
 import yaml
 
+from techhub_lake.automation.instance import postgres_storage_config
 from techhub_lake.catalog import load_catalog
 from techhub_lake.catalog.discover import discover_catalog, propose, read_source_tables
 from techhub_lake.catalog.live_check import catalog_problems
+from techhub_lake.lake.delta import read_delta
+from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.source.connection import read_only_snapshot
+from techhub_lake.source.embedded import EmbeddedPostgres
 from techhub_lake_tests.conftest import execute, query
 
 PACKAGED = load_catalog()
@@ -118,9 +122,6 @@ def test_a_django_like_schema_becomes_a_catalog_that_loads_and_checks(new_databa
 
     # and the lake loads it on the first try, with the README's two commands (TechHub's own derived
     # tables and marts are left out)
-    from techhub_lake.lake.delta import read_delta
-    from techhub_lake.lake.storage import LakeFiles
-
     cli = str(Path(sys.executable).with_name("techhub-lake"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TECHHUB_", "DAGSTER_"))}
     env |= {"TECHHUB_SOURCE_URL": url, "TECHHUB_STATE_DIR": str(tmp_path / "state"), "TECHHUB_LAKE_ROOT": str(tmp_path / "lake")}
@@ -132,8 +133,6 @@ def test_a_django_like_schema_becomes_a_catalog_that_loads_and_checks(new_databa
                                    capture_output=True, text=True, timeout=600, cwd=tmp_path)
         assert refreshed.returncode == 0, refreshed.stdout[-3000:] + refreshed.stderr[-3000:]
     finally:
-        from techhub_lake.source.embedded import EmbeddedPostgres
-
         EmbeddedPostgres(tmp_path / "state" / "postgres").stop()
     assert "the lake is up to date" in refreshed.stdout or "done in" in refreshed.stdout
     lake = LakeFiles(str(tmp_path / "lake"))
@@ -258,6 +257,7 @@ def test_a_schema_built_by_real_django_migrations_is_discovered_and_loaded(new_d
     assert entries["shop_order"]["strategy"] == "incremental" and entries["shop_order"]["watermark"] == "modified"
     assert entries["shop_order"]["json_columns"] == {"details": ["n"]}
     assert entries["shop_customer"]["description"] == "People who buy in the shop"
+    assert entries["shop_customer"]["columns"] == {"first_name": "Given name"}  # Django's db_comment
     assert set(entries["shop_customer"]["pii"]) == {"email", "first_name", "phone"}
     assert entries["auth_user"]["module"] == "auth" and entries["auth_user_groups"]["module"] == "auth"
 
@@ -267,18 +267,36 @@ def test_a_schema_built_by_real_django_migrations_is_discovered_and_loaded(new_d
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TECHHUB_", "DAGSTER_"))}
     env |= {"TECHHUB_SOURCE_URL": url, "TECHHUB_STATE_DIR": str(tmp_path / "state"), "TECHHUB_LAKE_ROOT": str(tmp_path / "lake"),
             "TECHHUB_CATALOG": str(path)}
+    server = EmbeddedPostgres(tmp_path / "state" / "postgres")
     try:
         refreshed = subprocess.run([cli, "refresh"], env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+        assert refreshed.returncode == 0, refreshed.stdout[-3000:] + refreshed.stderr[-3000:]
+        # the UI describes the columns: the source's comments in bronze and silver, and silver's own columns
+        with dg.instance_for_test(overrides=postgres_storage_config(server.url("dagster"))) as instance:
+            def described(key: list[str]) -> dict[str, str]:
+                event = instance.get_latest_materialization_event(dg.AssetKey(key))
+                schema = event.asset_materialization.metadata["dagster/column_schema"].value
+                return {c.name: c.description for c in schema.columns}
+
+            bronze, silver = described(["bronze", "shop", "customer"]), described(["silver", "shop", "customer"])
     finally:
-        from techhub_lake.source.embedded import EmbeddedPostgres
-
-        EmbeddedPostgres(tmp_path / "state" / "postgres").stop()
-    assert refreshed.returncode == 0, refreshed.stdout[-3000:] + refreshed.stderr[-3000:]
-    from techhub_lake.lake.delta import read_delta
-    from techhub_lake.lake.storage import LakeFiles
-
+        server.stop()
+    assert bronze["first_name"] == silver["first_name"] == "Given name", (bronze, silver)
     lake = LakeFiles(str(tmp_path / "lake"))
     assert read_delta(lake, "silver/techhub/shop/order").height == 40
     assert read_delta(lake, "silver/techhub/shop/customer").height == 20
     assert read_delta(lake, "silver/techhub/shop/event").height == 60
     assert read_delta(lake, "silver/techhub/shop/order")["client_ip"].to_list()[:1] == ["192.168.0.1"]
+
+
+def test_silver_describes_the_columns_it_derives():
+    from techhub_lake.silver.column_descriptions import silver_column_descriptions
+
+    users = PACKAGED.table("account_user")
+    described = silver_column_descriptions(users, ["id", "_row_hash", "dq_email_invalid", "data_goals", "email"])
+    assert described == {
+        "_row_hash": "Hash of the row's source columns: how silver tells a changed row from an unchanged one",
+        "dq_email_invalid": "Quality flag: True where the row has this problem (email invalid)",
+        "data_goals": "From the source's data JSON: goals"}
+    titled = silver_column_descriptions(PACKAGED.table("core_blog"), ["title_ru", "title_json"])
+    assert titled["title_ru"] == "title in Russian" and titled["title_json"].startswith("The source's title JSON as it came")

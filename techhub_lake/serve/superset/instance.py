@@ -24,7 +24,8 @@ SECRET_KEY = os.environ["{secret_env}"]
 SQLALCHEMY_DATABASE_URI = "sqlite:///{metadata}"
 # no example data, no calls out
 SUPERSET_LOAD_EXAMPLES = False
-FEATURE_FLAGS = {{"DASHBOARD_NATIVE_FILTERS": True}}
+# every chart of a dashboard drawn at once, not only those scrolled into view (screenshots, reports)
+FEATURE_FLAGS = {{"DASHBOARD_VIRTUALIZATION": False}}
 WTF_CSRF_ENABLED = True
 TALISMAN_ENABLED = False
 """

@@ -168,7 +168,7 @@ def _create(cur: psycopg2.extensions.cursor, mart: MartTable, columns: list[tupl
     if mart.key:
         definitions.append(sql.SQL("PRIMARY KEY ({})").format(sql.SQL(", ").join(map(sql.Identifier, mart.key))))
     cur.execute(sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(", ").join(definitions)))
-    if mart.part_column and mart.part_column != (mart.key or (None,))[0]:
+    if mart.part_column and mart.part_column not in mart.key[:1]:  # the key's own index does not serve it
         cur.execute(sql.SQL("CREATE INDEX ON {} ({})").format(table, sql.Identifier(mart.part_column)))
     if mart.description:
         cur.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(table, sql.Literal(mart.description)))

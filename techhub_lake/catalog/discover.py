@@ -295,13 +295,20 @@ def render_catalog(proposals: list[Proposal], *, source: str, timezone: str, sta
     return "\n".join(lines)
 
 
-def discover_catalog(cur: psycopg2.extensions.cursor, *, source: str, schema: str = "public",
-                     timezone: str = "UTC") -> str:
-    """The proposed catalog of every table of ``schema`` read through ``cur`` (a read-only snapshot)."""
+def propose_schema(cur: psycopg2.extensions.cursor, schema: str = "public") -> list[Proposal]:
+    """A proposal for every table of ``schema``, its JSON columns' keys sampled: what both a new
+    catalog and a merge start from."""
     labels = app_labels(cur, schema)
     proposals = [propose(table, labels=labels) for table in read_source_tables(cur, schema)]
     for proposal in proposals:
         add_json_keys(cur, proposal)
+    return proposals
+
+
+def discover_catalog(cur: psycopg2.extensions.cursor, *, source: str, schema: str = "public",
+                     timezone: str = "UTC") -> str:
+    """The proposed catalog of every table of ``schema`` read through ``cur`` (a read-only snapshot)."""
+    proposals = propose_schema(cur, schema)
     return render_catalog(proposals, source=source, timezone=timezone, start_date=earliest_day(cur, proposals))
 
 
@@ -359,8 +366,4 @@ def merge_catalog(existing: str, proposals: list[Proposal]) -> str:
 
 def merge_discovered(cur: psycopg2.extensions.cursor, existing: str, *, schema: str = "public") -> str:
     """``merge_catalog`` of ``existing`` with what ``cur`` shows of ``schema`` now."""
-    labels = app_labels(cur, schema)
-    proposals = [propose(table, labels=labels) for table in read_source_tables(cur, schema)]
-    for proposal in proposals:
-        add_json_keys(cur, proposal)
-    return merge_catalog(existing, proposals)
+    return merge_catalog(existing, propose_schema(cur, schema))

@@ -42,6 +42,18 @@ def lake_table_metadata(path: str, name: str | None = None, *, primary_key: tupl
     return metadata | {key: value for key, value in optional.items() if value}
 
 
+def layer_of(key: dg.AssetKey) -> str:
+    """The layer an asset belongs to (bronze, silver, gold, serve): the first part of its key. Select a
+    layer with ``key:<layer>/*`` (its groups are per module, see ``asset_group``)."""
+    return key.path[0]
+
+
+def asset_group(layer: str, module: str) -> str:
+    """The asset group of a bronze or silver table: its layer and its Django app (``bronze_account``),
+    so the UI's graph of a database of many tables shows one box per app and layer."""
+    return f"{layer}_{module}"
+
+
 def refreshed_by_metadata(sensor: str) -> dict[str, str]:
     """The spec metadata of an asset whose partitions ``sensor`` (and the refresh) pick by what changed:
     declarative automation leaves it alone."""

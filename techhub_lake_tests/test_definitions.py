@@ -60,7 +60,7 @@ def test_one_bronze_asset_per_lake_table(lake_defs):
             assert key not in specs, table.name
             continue
         spec = specs[key]
-        assert spec.group_name == "bronze"
+        assert spec.group_name == f"bronze_{table.module}"  # one group per app in the UI
         assert spec.metadata["source_table"].value == f"public.{table.name}"
         if table.strategy.value in ("incremental", "append"):
             assert isinstance(spec.partitions_def, dg.DailyPartitionsDefinition)

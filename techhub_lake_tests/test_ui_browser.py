@@ -1,5 +1,5 @@
 """The Dagster UI in a real browser (headless Debian Chromium, driven by Playwright): the asset
-graph shows the bronze, silver and gold groups, and an asset's page shows its metadata (rows,
+graph shows the bronze and silver groups of each app and the gold group, and an asset's page shows its metadata (rows,
 columns). Screenshots are kept as artefacts under ``test-artifacts/``."""
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def test_the_asset_graph_and_an_asset_page_in_chromium(webserver):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         page.goto(f"{base}/asset-groups", wait_until="networkidle")
-        for group in ("bronze", "silver", "gold"):
+        for group in ("bronze_account", "silver_account", "silver_dim", "gold"):
             page.get_by_text(group, exact=True).first.wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "asset-graph.png"), full_page=True)
 

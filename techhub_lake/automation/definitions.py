@@ -60,7 +60,7 @@ def automated(layers: dg.Definitions, catalog: Catalog) -> dg.Definitions:
             # cron tick) once per interval; running from the start
             dg.AutomationConditionSensorDefinition(
                 AUTOMATION_SENSOR,
-                target=dg.AssetSelection.groups("silver", "gold", "serve") | dg.AssetSelection.checks(*check_keys(deadlines)),
+                target=dg.AssetSelection.key_prefixes(["silver"], ["gold"], ["serve"]) | dg.AssetSelection.checks(*check_keys(deadlines)),
                 default_status=dg.DefaultSensorStatus.RUNNING,
                 minimum_interval_seconds=60 * automation_interval_minutes()),
         ],

@@ -20,9 +20,7 @@ from techhub_lake.automation.interrupts import stop_requested, watch_stop_signal
 from techhub_lake.automation.recovery import fail_dead_runs
 from techhub_lake.automation.refresh import RefreshRun, execute_run, lake_files
 from techhub_lake.messages import UserError
-from techhub_lake.registry import table_path
-
-BRONZE_GROUP = "bronze"
+from techhub_lake.registry import layer_of, table_path
 
 
 def rebuild_target(defs: dg.Definitions, name: str) -> dg.AssetKey:
@@ -50,11 +48,11 @@ def plan_rebuild(defs: dg.Definitions, key: dg.AssetKey, reextract: bool) -> lis
     or when the asset is bronze itself), then the asset over its whole range."""
     graph = defs.resolve_asset_graph()
     node = graph.get(key)
-    if node.group_name == BRONZE_GROUP:
+    if layer_of(key) == "bronze":
         return [RefreshRun((key,), _whole_range(defs.resolve_assets_def(key)))]
     runs = []
     if reextract:
-        bronze = [p for p in sorted(node.parent_keys) if graph.get(p).group_name == BRONZE_GROUP]
+        bronze = [p for p in sorted(node.parent_keys) if layer_of(p) == "bronze"]
         if not bronze:
             raise UserError(f"rebuild {key.to_user_string()} --reextract: it reads no bronze asset directly; "
                              "rebuild the silver table it is built from with --reextract instead")

@@ -31,7 +31,7 @@ from techhub_lake.catalog import Catalog
 from techhub_lake.gold.funnel import FUNNEL_SENSOR, contiguous_ranges, funnel_partitions_to_refresh
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.messages import UserError
-from techhub_lake.registry import refreshed_by, tables_read_by
+from techhub_lake.registry import layer_of, refreshed_by, tables_read_by
 
 if TYPE_CHECKING:  # Dagster's asset graph type, for the annotation only
     from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
@@ -69,10 +69,10 @@ def selected_materializable_keys(defs: dg.Definitions, selection: str | None) ->
         except Exception as exc:  # Dagster's parser and resolver raise several kinds
             reason = _first_lines(str(exc))
             raise UserError(f"--select {selection!r} is not an asset selection this lake resolves ({reason}); "
-                             "e.g. key:bronze/core/city, group:silver, key:silver/*") from None
+                             "e.g. key:bronze/core/city, group:bronze_core, key:silver/*") from None
         if not keys:  # a typo must not look like a lake that is up to date
             raise UserError(f"--select {selection!r} matches no asset of this lake; the asset keys are as the UI "
-                             "shows them, e.g. key:bronze/core/city, group:silver, key:silver/*")
+                             "shows them, e.g. key:bronze/core/city, group:bronze_core, key:silver/*")
     return [key for key in graph.toposorted_asset_keys if key in keys]
 
 
@@ -92,13 +92,13 @@ def lake_files(defs: dg.Definitions) -> LakeFiles:
 
 
 def refresh_layers(defs: dg.Definitions, selection: str | None = None) -> list[list[dg.AssetKey]]:
-    """The selected assets by layer (asset group: bronze, silver, gold), layers in dependency order:
+    """The selected assets by layer (``layer_of``: bronze, silver, gold, serve), layers in dependency order:
     a layer runs after every layer holding an asset upstream of one of its own; a layer whose assets
     read differently partitioned ones of its own comes in stages (``_stages``)."""
     graph = defs.resolve_asset_graph()
     layers: dict[str, list[dg.AssetKey]] = {}
     for key in selected_materializable_keys(defs, selection):
-        layers.setdefault(graph.get(key).group_name or "default", []).append(key)
+        layers.setdefault(layer_of(key), []).append(key)
     upstream = {name: dg.AssetSelection.assets(*keys).upstream().resolve(graph) - set(keys) for name, keys in layers.items()}
     ordered: list[str] = []
     while len(ordered) < len(layers):

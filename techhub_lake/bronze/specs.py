@@ -8,9 +8,7 @@ from techhub_lake.bronze.partitions import partitions_for
 from techhub_lake.catalog import Catalog, CatalogTable
 from techhub_lake.catalog.model import format_duration
 from techhub_lake.lake.layout import bronze_table_dir
-from techhub_lake.registry import lake_table_metadata
-
-BRONZE_GROUP = "bronze"
+from techhub_lake.registry import asset_group, lake_table_metadata
 
 
 def bronze_column_descriptions(table: CatalogTable, columns) -> dict[str, str]:
@@ -48,7 +46,7 @@ def bronze_spec(table: CatalogTable, catalog: Catalog) -> dg.AssetSpec:
     """The bronze asset spec of one catalog table."""
     return dg.AssetSpec(
         key=bronze_key(table),
-        group_name=BRONZE_GROUP,
+        group_name=asset_group("bronze", table.module),
         description=f"Raw `{table.name}` ({table.strategy.value} load) as Parquet. {table.description}".strip(),
         partitions_def=partitions_for(table, catalog),
         metadata=catalog_metadata(table) | lake_table_metadata(bronze_table_dir(table), table.name),

@@ -11,7 +11,7 @@ from techhub_lake.lake.delta import BrokenTable, read_delta, require_delta, writ
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.metadata import column_schema
 from techhub_lake.processes import stop_fails_the_step
-from techhub_lake.registry import lake_table_metadata
+from techhub_lake.registry import asset_group, lake_table_metadata
 from techhub_lake.resources import LakeStorage, SourceDatabase
 from techhub_lake.silver.bronze_changes import CorruptBronzeFile
 from techhub_lake.silver.children import CHILD_TABLES, ChildTable
@@ -30,8 +30,6 @@ from techhub_lake.silver.transforms import quality_counts
 from techhub_lake.source.connection import SourceRefused
 from techhub_lake.source.policy import SOURCE_POOL, SOURCE_RETRY
 
-SILVER_GROUP = "silver"
-
 
 def silver_key(table: CatalogTable) -> dg.AssetKey:
     """``silver/<module>/<table>``, e.g. ``silver/account/user``."""
@@ -46,7 +44,7 @@ def silver_spec(table: CatalogTable) -> dg.AssetSpec:
     return dg.AssetSpec(
         key=silver_key(table),
         deps=[bronze_key(table)],
-        group_name=SILVER_GROUP,
+        group_name=asset_group("silver", table.module),
         description=f"Current state of `{table.name}`: one row per {', '.join(table.primary_key)}, {how}.",
         kinds={"delta", "polars"},
         tags={"module": table.module, "strategy": table.strategy.value},
@@ -174,7 +172,7 @@ def build_child_asset(child: ChildTable, catalog: Catalog) -> dg.AssetsDefinitio
     spec = dg.AssetSpec(
         key=dg.AssetKey(["silver", child.module, child.name]),
         deps=[silver_key(parent)],
-        group_name=SILVER_GROUP,
+        group_name=asset_group("silver", child.module),
         description=child.description,
         kinds={"delta", "polars"},
         tags={"module": child.module},

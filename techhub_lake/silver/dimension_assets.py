@@ -11,9 +11,9 @@ from techhub_lake.faults import fault_point
 from techhub_lake.lake.delta import read_delta, require_delta, scan_delta, write_delta
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.metadata import column_schema
-from techhub_lake.registry import lake_table_metadata
+from techhub_lake.registry import asset_group, lake_table_metadata
 from techhub_lake.resources import LakeStorage
-from techhub_lake.silver.assets import SILVER_GROUP, silver_key
+from techhub_lake.silver.assets import silver_key
 from techhub_lake.silver.current_state import SILVER_ROOT, silver_table_path
 from techhub_lake.silver.dimensions import (
     DIMENSIONS,
@@ -60,7 +60,7 @@ def build_dimension_asset(spec: DimensionSpec, catalog: Catalog) -> dg.AssetsDef
     """One SCD2 dimension, following its source table's current state."""
     source = catalog.table(spec.source_table)
     asset_spec = dg.AssetSpec(
-        key=dg.AssetKey(["silver", "dim", spec.name]), deps=[silver_key(source)], group_name=SILVER_GROUP,
+        key=dg.AssetKey(["silver", "dim", spec.name]), deps=[silver_key(source)], group_name=asset_group("silver", "dim"),
         description=(f"SCD type 2 of `{spec.source_table}` by {spec.key_name}: tracked {', '.join(spec.tracked)}; "
                      "valid_from / valid_to / is_current, surrogate key and attribute hash."),
         kinds={"delta", "polars"}, tags={"module": "dim"}, metadata=lake_table_metadata(dimension_path(spec), primary_key=(spec.surrogate_key,), versions_of=spec.key_name))
@@ -101,7 +101,7 @@ def build_fact_requests_asset(catalog: Catalog) -> dg.AssetsDefinition:
     asset_spec = dg.AssetSpec(
         key=dg.AssetKey(["silver", "fact", "fact_requests"]),
         deps=[silver_key(requests), *(dg.AssetKey(["silver", "dim", s.name]) for s in DIMENSIONS)],
-        group_name=SILVER_GROUP, kinds={"delta", "polars"}, tags={"module": "fact"}, metadata=lake_table_metadata(FACT_PATH, primary_key=("request_id",)),
+        group_name=asset_group("silver", "fact"), kinds={"delta", "polars"}, tags={"module": "fact"}, metadata=lake_table_metadata(FACT_PATH, primary_key=("request_id",)),
         description="One row per service request with user_sk, company_sk and service_sk valid at its creation.")
 
     @dg.multi_asset(name="silver_fact_requests", specs=[asset_spec])

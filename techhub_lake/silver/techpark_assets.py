@@ -8,9 +8,9 @@ import polars as pl
 from techhub_lake.catalog import Catalog
 from techhub_lake.lake.delta import read_delta, require_delta, write_delta
 from techhub_lake.metadata import column_schema
-from techhub_lake.registry import lake_table_metadata
+from techhub_lake.registry import asset_group, lake_table_metadata
 from techhub_lake.resources import LakeStorage
-from techhub_lake.silver.assets import SILVER_GROUP, silver_key
+from techhub_lake.silver.assets import silver_key
 from techhub_lake.silver.current_state import SILVER_ROOT, silver_table_path
 from techhub_lake.silver.incremental import derive_changed
 from techhub_lake.silver.techpark import service_report_v2, techpark_participants
@@ -30,7 +30,7 @@ def _read(files, catalog: Catalog, name: str) -> pl.DataFrame:
 def build_report_v2_asset(catalog: Catalog) -> dg.AssetsDefinition:
     """Typed techpark reports, partitioned by report year in Delta."""
     spec = dg.AssetSpec(
-        key=REPORT_V2, deps=[silver_key(catalog.table("service_report"))], group_name=SILVER_GROUP,
+        key=REPORT_V2, deps=[silver_key(catalog.table("service_report"))], group_name=asset_group("silver", "service"),
         kinds={"delta", "polars"}, tags={"module": "service"}, metadata=lake_table_metadata(REPORT_V2_PATH, primary_key=("report_id",)),
         description=("One row per live techpark report: 32 typed fields of `data`, the BIN from `signed_xml` "
                      "(a real XML parser; malformed documents counted), bin = the report's own else the XML's; "
@@ -64,7 +64,7 @@ def build_report_v2_asset(catalog: Catalog) -> dg.AssetsDefinition:
 def build_participants_asset(catalog: Catalog) -> dg.AssetsDefinition:
     """Techpark participants: per company its latest signed techpark request and certificate."""
     spec = dg.AssetSpec(
-        key=PARTICIPANTS, group_name=SILVER_GROUP, kinds={"delta", "polars"}, tags={"module": "service"},
+        key=PARTICIPANTS, group_name=asset_group("silver", "service"), kinds={"delta", "polars"}, tags={"module": "service"},
         metadata=lake_table_metadata(PARTICIPANTS_PATH, primary_key=("company_id",)),
         deps=[silver_key(catalog.table("service_servicerequest")), silver_key(catalog.table("account_company"))],
         description=("Per company, its latest signed `techpark` request: certificate_number, "

@@ -112,7 +112,7 @@ def timed_refresh(defs: dg.Definitions, catalog, instance: dg.DagsterInstance, r
         before = {run.run_id for run in instance.get_runs()}
         reset_peak_rss()
         started = time.perf_counter()
-        refresh_lake(f"group:{layer}", lambda line: print("   ", line, flush=True), defs=defs, catalog=catalog,
+        refresh_lake(f"key:{layer}/*", lambda line: print("   ", line, flush=True), defs=defs, catalog=catalog,
                      instance=instance, checks=checks)
         seconds = time.perf_counter() - started
         run_ids = [run.run_id for run in instance.get_runs() if run.run_id not in before]

@@ -29,7 +29,7 @@ def by_table(contracts) -> dict:
 
 def test_every_silver_and_gold_asset_has_a_contract_with_key_and_row_checks(lake_defs):
     contracts = by_table(load_contracts(packaged_lake_tables()))
-    lake_assets = {spec.key for spec in lake_defs.resolve_all_asset_specs() if spec.group_name in ("silver", "gold")}
+    lake_assets = {spec.key for spec in lake_defs.resolve_all_asset_specs() if spec.key.path[0] in ("silver", "gold")}
     assert {t.asset_key for t in lake_targets(packaged_lake_tables())} == lake_assets
     for target in lake_targets(packaged_lake_tables()):
         names = {c.name for c in contracts[target.sql_name].checks}

@@ -33,7 +33,7 @@ def test_bronze_to_silver_to_child_tables_with_metadata_and_schema_evolution(new
     days = {"dagster/asset_partition_range_start": "2026-10-01", "dagster/asset_partition_range_end": TODAY}
     materialize(defs, dagster_instance, "key:bronze/account/user or key:bronze/service/hubformdata", tags=days)
     materialize(defs, dagster_instance, "key:bronze/account/company")  # captured: the stream step
-    result = materialize(defs, dagster_instance, 'group:silver and (key:"silver/account/*" or key:"silver/service/hubformdata*")'
+    result = materialize(defs, dagster_instance, 'key:"silver/account/*" or key:"silver/service/hubformdata*"'
                          ' and not key:silver/account/usercompany and not key:silver/account/activation')
     user = result.asset_materializations_for_node("silver_account_user")[0].metadata
     assert user["rows_inserted"].value == user["dagster/row_count"].value > 0
@@ -106,7 +106,7 @@ def test_refresh_builds_dimensions_and_the_fact_and_churn_adds_versions(new_data
         pl.col("next_from").is_not_null() & (pl.col("valid_to") > pl.col("next_from")))
     assert overlaps.height == 0  # no overlapping validity
     # the daily deep reconciliation (`refresh --reconcile`) repairs the silent updates churn made
-    refresh_lake("group:silver", lambda _: None, defs=defs, catalog=catalog, instance=dagster_instance, reconcile=True,
+    refresh_lake("key:silver/*", lambda _: None, defs=defs, catalog=catalog, instance=dagster_instance, reconcile=True,
                  checks=False)
     event = dagster_instance.get_latest_materialization_event(dg.AssetKey(["silver", "account", "user"]))
     meta = event.asset_materialization.metadata

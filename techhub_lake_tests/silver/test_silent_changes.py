@@ -30,19 +30,19 @@ def test_three_churn_rounds_then_the_nightly_reconciliation_keep_the_dimensions_
     catalog = catalog_starting(tmp_path, "2026-10-01")
     lake = tmp_path / "lake"
     defs = definitions_for(catalog, url, lake)
-    refresh_lake("group:bronze or group:silver", lambda _: None, defs=defs, catalog=catalog,
+    refresh_lake("key:bronze/* or key:silver/*", lambda _: None, defs=defs, catalog=catalog,
                  instance=dagster_instance, checks=False)
     silent = {"account_user": 0, "account_company": 0}
     for round_ in range(3):
         report = churn_source(url, seed=100 + round_, at=dt.datetime.now(dt.UTC))
         for table in silent:
             silent[table] += report.tables[table].silent_updates if table in report.tables else 0
-        refresh_lake("group:bronze or group:silver", lambda _: None, defs=defs, catalog=catalog,
+        refresh_lake("key:bronze/* or key:silver/*", lambda _: None, defs=defs, catalog=catalog,
                      instance=dagster_instance, checks=False)
     assert silent["account_user"] > 0  # the batches did change users without moving updated_at
 
     # the nightly reconciliation, blocking checks included: it used to fail on user_sk_unique
-    refresh_lake("group:silver", lambda _: None, defs=defs, catalog=catalog, instance=dagster_instance,
+    refresh_lake("key:silver/*", lambda _: None, defs=defs, catalog=catalog, instance=dagster_instance,
                  reconcile=True, checks=True)
 
     files = LakeFiles(str(lake))

@@ -31,7 +31,7 @@ from techhub_lake_tests.silver.test_current_state import differing_keys, source_
 
 pytestmark = pytest.mark.slow
 CAPTURED = ("account_company", "service_servicerequest", "service_report")
-LAYERS = "group:bronze or group:silver"
+LAYERS = "key:bronze/* or key:silver/*"
 
 
 def assert_equal_to_source(url, lake, catalog, work, names=CAPTURED) -> None:

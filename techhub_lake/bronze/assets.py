@@ -11,6 +11,8 @@ from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from techhub_lake.bronze.extract import (
     DayWindow,
@@ -52,8 +54,14 @@ def markdown_preview(extraction: Extraction) -> str:
     (the event log is no place for e-mails or password hashes)."""
     if extraction.preview is None:
         return "_no rows_"
-    names = extraction.preview.column_names
-    rows = ([row[n] for n in names] for row in extraction.preview.to_pylist())
+    preview = extraction.preview
+    # dates and timestamps as pyarrow prints them: PostgreSQL's ±infinity arrive outside Python's calendar
+    # (its conversion raises), silver turns them into NULL and flags them
+    for index, field in enumerate(preview.schema):
+        if pa.types.is_date(field.type) or pa.types.is_timestamp(field.type):
+            preview = preview.set_column(index, field.name, pc.cast(preview.column(index), pa.string()))
+    names = preview.column_names
+    rows = ([row[n] for n in names] for row in preview.to_pylist())
     return markdown_table(names, rows, PREVIEW_CHARS, masked=extraction.table.pii)
 
 

@@ -134,7 +134,9 @@ def version_at(facts: pl.DataFrame, dimension: pl.DataFrame, spec: DimensionSpec
     """``facts`` with the surrogate key of the dimension version valid at each fact's ``at`` time."""
     versions = dimension.select(
         pl.col(spec.key_name).alias(fact_key), VALID_FROM, VALID_TO, spec.surrogate_key).sort(VALID_FROM)
-    matched = facts.sort(at).join_asof(versions, left_on=at, right_on=VALID_FROM, by=fact_key, strategy="backward")
+    # both sides are sorted on the join columns just above; polars cannot verify that per `by` group
+    matched = facts.sort(at).join_asof(versions, left_on=at, right_on=VALID_FROM, by=fact_key, strategy="backward",
+                                       check_sortedness=False)
     valid = pl.col(VALID_TO).is_null() | (pl.col(at) < pl.col(VALID_TO))
     return matched.with_columns(pl.when(valid).then(pl.col(spec.surrogate_key)).alias(spec.surrogate_key)) \
         .drop(VALID_FROM, VALID_TO)

@@ -42,6 +42,13 @@ class SourceColumn:
     type: str  # format_type()
     comment: str | None = None
     indexed: bool = False  # the first column of some index
+    nullable: bool = True
+    null_fraction: float | None = None  # the planner's statistics (None: never analysed)
+
+    @property
+    def holds_nulls(self) -> bool:
+        """Whether the statistics show NULLs in it (a NOT NULL column never holds one)."""
+        return self.nullable and bool(self.null_fraction)
 
 
 @dataclass(frozen=True)
@@ -88,14 +95,16 @@ def read_source_tables(cur: psycopg2.extensions.cursor, schema: str = "public") 
     cur.execute(
         """
         SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), col_description(a.attrelid, a.attnum),
-               EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indkey[0] = a.attnum)
+               EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indkey[0] = a.attnum),
+               NOT a.attnotnull, s.null_frac
         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        LEFT JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = c.relname AND s.attname = a.attname
         WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
         ORDER BY a.attrelid, a.attnum
         """, (schema,))
     columns: dict[int, list[SourceColumn]] = {}
-    for oid, name, type_, comment, indexed in cur.fetchall():
-        columns.setdefault(oid, []).append(SourceColumn(name, type_, comment, indexed))
+    for oid, name, type_, comment, indexed, nullable, null_fraction in cur.fetchall():
+        columns.setdefault(oid, []).append(SourceColumn(name, type_, comment, indexed, nullable, null_fraction))
     cur.execute(
         """
         SELECT i.indrelid, a.attname FROM pg_index i
@@ -154,8 +163,16 @@ def _human(size: int) -> str:
     return f"{size} B"
 
 
-def _first(table: SourceTable, names: Iterable[str]) -> SourceColumn | None:
-    return next((c for name in names if (c := table.column(name)) is not None and c.type in TEMPORAL_TYPES), None)
+def _watermark(table: SourceTable, names: Iterable[str], reasons: list[str]) -> SourceColumn | None:
+    """The first change column of ``names`` that holds no NULL: a row whose watermark is NULL falls in
+    no day, so daily extraction would never read it (the column passed over is said in ``reasons``)."""
+    candidates = [c for name in names if (c := table.column(name)) is not None and c.type in TEMPORAL_TYPES]
+    for column in candidates:
+        if not column.holds_nulls:
+            return column
+        reasons.append(f"{column.name} is NULL on ~{column.null_fraction:.0%} of rows, which no daily partition "
+                       "would read: not a watermark")
+    return None
 
 
 def framework_reason(name: str) -> str | None:
@@ -194,7 +211,7 @@ def propose(table: SourceTable, *, labels: Iterable[str] = (), watermark_names: 
         proposal.reasons.append(excluded)
         return proposal
     if "strategy" not in entry:
-        changed, created = _first(table, watermark_names), _first(table, created_names)
+        changed, created = _watermark(table, watermark_names, proposal.reasons), _watermark(table, created_names, [])
         if changed is not None:
             entry |= {"strategy": "incremental", "watermark": changed.name}
             proposal.reasons.append(f"incremental on {changed.name}" + ("" if changed.indexed else

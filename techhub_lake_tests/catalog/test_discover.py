@@ -165,6 +165,23 @@ def test_framework_tables_are_excluded_whatever_their_shape(name):
     assert propose(table).entry["strategy"] == "exclude"
 
 
+def test_a_change_column_holding_nulls_is_passed_over_for_the_next_one_or_a_full_copy():
+    from techhub_lake.catalog.discover import SourceColumn, SourceTable
+
+    def table(*columns: SourceColumn) -> SourceTable:
+        return SourceTable("public", "shop_order", (SourceColumn("id", "bigint", nullable=False), *columns), ("id",),
+                           50_000, 8192, True)
+
+    updated = SourceColumn("updated_at", "timestamp with time zone", null_fraction=0.3)
+    modified = SourceColumn("modified", "timestamp with time zone", null_fraction=0.0)
+    proposal = propose(table(updated, modified))
+    assert proposal.entry["watermark"] == "modified"
+    assert "updated_at is NULL on ~30% of rows, which no daily partition would read: not a watermark" in proposal.reasons
+    assert propose(table(updated)).entry["strategy"] == "full"
+    # NOT NULL, or no NULL in the statistics: a watermark
+    assert propose(table(SourceColumn("updated_at", "timestamp with time zone", nullable=False))).entry["watermark"] == "updated_at"
+
+
 def test_schema_drift_is_reported_after_a_migration_and_a_new_table(new_database, dagster_instance):
     from techhub_lake.automation.drift_sensor import build_schema_drift_sensor
     from techhub_lake.resources import SourceDatabase

@@ -202,3 +202,24 @@ def test_hubformdata_fields_long_table_of_any_form():
         (12, "Extra", '{"a":1}'), (12, "Priority_area", "AI")]
     types = dict(fields.select("field", "value_type").unique().rows())
     assert types == {"Budget": "string", "Risks": "string", "Team": "boolean", "Extra": "object", "Priority_area": "string"}
+
+
+def test_a_table_without_its_own_transform_gets_its_listed_json_keys_as_columns(tmp_path):
+    """Keys of any script and with spaces become columns; values stay text whatever their JSON type;
+    a document that is not an object is flagged, never fatal."""
+    path = tmp_path / "catalog.yaml"
+    path.write_text('defaults: {timezone: UTC, start_date: "2024-01-01"}\ntables:\n'
+                    '  - {name: billing_invoice, module: billing, strategy: full,\n'
+                    '     json_columns: {details: [status, amount, "due date", "Комментарий", owner, "status "]}}\n',
+                    encoding="utf-8")
+    table = load_catalog(path).table("billing_invoice")
+    documents = ['{"status": "open", "amount": 12.5, "due date": "2024-01-02", "Комментарий": "ок", "owner": {"id": 1}}',
+                 '{"status": null, "amount": "12,5"}', '[{"status": "closed"}]', '"text"', "null", "{}", None]
+    frame = enrich(table, pl.DataFrame({"id": range(len(documents)), "details": documents}))
+    assert frame.columns == ["id", "details", "dq_details_not_object", "details_status", "details_amount",
+                             "details_due_date", "details_комментарий", "details_owner", "details_status_2"]
+    assert frame["details_status"].to_list() == ["open", None, None, None, None, None, None]
+    assert frame["details_amount"].to_list() == ["12.5", "12,5", None, None, None, None, None]
+    assert frame["details_due_date"][0] == "2024-01-02" and frame["details_комментарий"][0] == "ок"
+    assert frame["details_owner"][0] == '{"id":1}'
+    assert frame["dq_details_not_object"].to_list() == [False, False, True, True, True, False, False]

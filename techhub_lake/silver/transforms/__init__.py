@@ -4,7 +4,8 @@ Each is a plain function of a polars frame (no I/O), applied to the changed rows
 merged, so every silver current-state table carries its source columns plus the derived ones.
 Flags named ``dq_*`` are True where a row has the problem; their totals are reported on each
 materialization. One module per concern: ``json_fields`` (reading JSON values), ``multilingual``
-(ru/kk/en texts), ``calendar`` (±infinity dates), ``tables`` (each table's own transform),
+(ru/kk/en texts), ``calendar`` (±infinity dates), ``tables`` (each TechHub table's own transform),
+``json_keys`` (the listed JSON keys of any other table, as columns),
 ``signed_xml`` (techpark reports), ``quality_flags`` (the totals); ``enrich`` composes them.
 """
 
@@ -14,6 +15,7 @@ import polars as pl
 
 from techhub_lake.catalog import CatalogTable
 from techhub_lake.silver.transforms.calendar import clean_calendar_values
+from techhub_lake.silver.transforms.json_keys import unpack_json_keys
 from techhub_lake.silver.transforms.multilingual import expand_multilingual, is_multilingual
 from techhub_lake.silver.transforms.quality_flags import quality_counts
 from techhub_lake.silver.transforms.tables import TABLE_TRANSFORMS
@@ -45,7 +47,7 @@ def enrich(table: CatalogTable, frame: pl.DataFrame, known: set[str] | None = No
         if column in frame.columns:
             frame = expand_multilingual(frame, column)
     transform = TABLE_TRANSFORMS.get(table.name)
-    return transform(frame, known) if transform else frame
+    return transform(frame, known) if transform else unpack_json_keys(frame, table, multilingual_columns(table))
 
 
 __all__ = ["CREDENTIAL_COLUMNS", "enrich", "multilingual_columns", "quality_counts", "silver_column"]

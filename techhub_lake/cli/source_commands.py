@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from techhub_lake.settings import READER_PASSWORD_ENV, reader_password, source_url
+from techhub_lake.source.app_tables import max_app_tables
 from techhub_lake.source.cdc import PUBLICATION, ensure_publication
 from techhub_lake.source.churn import churn_source
 from techhub_lake.source.connection import redact
@@ -55,15 +56,18 @@ def captured_tables() -> list[str]:
 @click.option("--workers", type=click.IntRange(1, 16), default=2, show_default=True, help="Parallel connections.")
 @click.option("--keep-existing", is_flag=True,
               help="Do nothing when the database already holds a generated source (a deployment's init service).")
+@click.option("--app-tables", type=click.IntRange(0, max_app_tables()), default=0, show_default=True,
+              help="Also add this many tables of a Django project's other apps (with Django's own), as a "
+                   f"database of ~150 tables has; at most {max_app_tables()}.")
 @click.option("--reader", default=None, metavar="ROLE",
               help=f"Also create (or update) a read-only login role for the lake, its password from ${READER_PASSWORD_ENV}.")
-def init_command(scale: float, seed: int, workers: int, keep_existing: bool, reader: str | None) -> None:
+def init_command(scale: float, seed: int, workers: int, keep_existing: bool, app_tables: int, reader: str | None) -> None:
     """Create every TechHub table and fill it deterministically."""
     url = target_source_url()
     if keep_existing and holds_synthetic_source(url):
         click.echo(f"source: {redact(url)} already holds a generated TechHub source; kept as it is")
     else:
-        report = init_source(url, scale=scale, seed=seed, workers=workers,
+        report = init_source(url, scale=scale, seed=seed, workers=workers, app_tables=app_tables,
                              progress=lambda line: click.echo(line, err=True))
         print_init_report(report)
         click.echo(f"source: {redact(url)}")

@@ -17,6 +17,7 @@ import psycopg2.extensions
 
 from techhub_lake.messages import UserError, first_line
 from techhub_lake.source import corpus
+from techhub_lake.source.app_tables import app_tables as generated_app_tables
 from techhub_lake.source.connection import connect, redact
 from techhub_lake.source.tables import (
     TABLE_FILLS,
@@ -215,8 +216,10 @@ def table_sizes(cur: psycopg2.extensions.cursor, tables: list[str]) -> dict[str,
     return sizes
 
 
-def init_source(url: str, *, scale: float, seed: int, workers: int = 2, progress: Progress | None = None) -> InitReport:
-    """Create every source table in the database at ``url`` and fill it for ``seed`` and ``scale``.
+def init_source(url: str, *, scale: float, seed: int, workers: int = 2, progress: Progress | None = None,
+                app_tables: int = 0) -> InitReport:
+    """Create every source table in the database at ``url`` and fill it for ``seed`` and ``scale``,
+    plus ``app_tables`` tables of a Django project's other apps (:mod:`techhub_lake.source.app_tables`).
 
     A database that already holds tables not made by this generator is refused
     (:class:`SourceNotSynthetic`); a previous synthetic one is replaced.
@@ -226,6 +229,7 @@ def init_source(url: str, *, scale: float, seed: int, workers: int = 2, progress
     progress = progress or (lambda _line: None)
     started = time.monotonic()
     counts = {fill.name: rows_at_scale(fill.name, scale) for fill in TABLE_FILLS}
+    extra = generated_app_tables(app_tables, scale) if app_tables else []
 
     conn = connect(url, statement_timeout_ms=None, application_name="techhub-lake source init")
     try:
@@ -246,6 +250,14 @@ def init_source(url: str, *, scale: float, seed: int, workers: int = 2, progress
         with conn.cursor() as cur:
             progress(f"[{time.monotonic() - started:7.1f}s] adding foreign keys and indexes")
             cur.execute(sql_file("constraints.sql"))
+            if extra:
+                progress(f"[{time.monotonic() - started:7.1f}s] adding {len(extra)} tables of other apps")
+                cur.execute(f"SET search_path = public, {HELPER_SCHEMA}")
+                for table in extra:
+                    cur.execute(table.create)
+                    if table.fill:
+                        cur.execute(table.fill)
+                cur.execute("SET search_path = public")
             cur.execute(
                 "SELECT table_name, column_name FROM information_schema.columns "
                 "WHERE table_schema = 'public' AND is_identity = 'YES'"
@@ -256,14 +268,15 @@ def init_source(url: str, *, scale: float, seed: int, workers: int = 2, progress
                     (f'public."{table}"', column),
                 )
             cur.execute("ANALYZE")
-            info = {"seed": str(seed), "scale": repr(scale), "generator_version": GENERATOR_VERSION, "migrations": "0"}
+            info = {"seed": str(seed), "scale": repr(scale), "generator_version": GENERATOR_VERSION, "migrations": "0",
+                    "app_tables": str(len(extra))}
             for key, value in info.items():
                 cur.execute(
                     f"INSERT INTO {HELPER_SCHEMA}.info (key, value) VALUES (%s, %s) "
                     "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
                     (key, value),
                 )
-            sizes = table_sizes(cur, sorted(counts))
+            sizes = table_sizes(cur, sorted([*counts, *(t.name for t in extra)]))
     finally:
         conn.close()
 

@@ -7,7 +7,6 @@ definitions (that must not touch the database).
 from __future__ import annotations
 
 import psycopg2.extensions
-from psycopg2 import sql
 
 from techhub_lake.catalog.model import Catalog, CatalogError, CatalogTable
 
@@ -42,22 +41,8 @@ def catalog_problems(catalog: Catalog, cur: psycopg2.extensions.cursor) -> list[
         if columns is None:
             problems.append(f"table '{table.name}': not found in the source (schema {table.source_schema})")
         else:
-            problems += column_problems(table, columns) or watermark_problems(table, cur)
+            problems += column_problems(table, columns)
     return problems
-
-
-def watermark_problems(table: CatalogTable, cur: psycopg2.extensions.cursor) -> list[str]:
-    """Rows whose watermark is NULL: they fall in no day, so no daily extraction reads them (a count
-    of ``watermark IS NULL``, served by the watermark's index where there is one)."""
-    if not table.watermark:
-        return []
-    cur.execute(sql.SQL("SELECT count(*) FROM {table} WHERE {column} IS NULL").format(
-        table=sql.Identifier(table.source_schema, table.name), column=sql.Identifier(table.watermark)))
-    missing = cur.fetchone()[0]
-    if not missing:
-        return []
-    return [f"table '{table.name}', field 'watermark': {missing:,} row(s) have no {table.watermark} (NULL) and no "
-            "daily partition reads them; choose a watermark that is never NULL, or strategy full"]
 
 
 def column_problems(table: CatalogTable, columns: dict[str, str]) -> list[str]:

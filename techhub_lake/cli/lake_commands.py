@@ -40,10 +40,16 @@ def catalog_check_command(catalog_path: str | None) -> None:
         click.echo("no source configured or running: live schema check skipped")
         return
     from techhub_lake.catalog.source_drift import untracked_tables
+    from techhub_lake.quality.coverage import rows_outside_by_table
 
     with read_only_snapshot(url) as cur:
         problems = catalog_problems(catalog, cur)
         untracked = untracked_tables(catalog, cur)
+        outside = {} if problems else rows_outside_by_table(catalog, cur)
+    for name, counts in outside.items():  # not lost, but late: worth a better watermark
+        shown = ", ".join(f"{what} {count:,}" for what, count in counts.items() if count)
+        click.echo(f"table '{name}': {sum(counts.values()):,} row(s) fall in no daily partition ({shown}); only the "
+                   "nightly reconciliation loads them: give it a watermark that is never NULL, or strategy full")
     if untracked:  # not a problem (the lake loads what the catalog names), but worth a look after a migration
         click.echo(f"{len(untracked)} source table(s) the catalog does not describe, so the lake does not load them: "
                    f"{', '.join(untracked)} (`techhub-lake catalog discover` proposes entries)")

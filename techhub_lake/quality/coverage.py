@@ -13,6 +13,7 @@ import datetime as dt
 
 import dagster as dg
 
+from techhub_lake.bronze.partitions import daily_partitions
 from techhub_lake.bronze.specs import bronze_key
 from techhub_lake.catalog import Catalog, CatalogTable, Partitioning
 from techhub_lake.resources import SourceDatabase
@@ -38,6 +39,18 @@ def count_rows_outside(cur, table: CatalogTable, first_start: dt.datetime, last_
         {"start": first_start, "end": last_end})
     null, before, after = cur.fetchone()
     return {"null_watermark": null, "before_start": before, "after_today": after}
+
+
+def rows_outside_by_table(catalog: Catalog, cur) -> dict[str, dict[str, int]]:
+    """``count_rows_outside`` for every daily table of ``catalog`` that has such rows (what ``catalog
+    check`` lists: a watermark with NULLs delays those rows to the nightly reconciliation)."""
+
+    partitions_def = daily_partitions(catalog)
+    first = partitions_def.time_window_for_partition_key(partitions_def.get_first_partition_key())
+    last = partitions_def.get_last_partition_window()
+    counts = {t.name: count_rows_outside(cur, t, first.start, last.end)
+              for t in catalog.lake_tables if t.partitioning == Partitioning.DAILY}
+    return {name: found for name, found in counts.items() if any(found.values())}
 
 
 def build_coverage_check(table: CatalogTable, partitions_def: dg.TimeWindowPartitionsDefinition) -> dg.AssetChecksDefinition:

@@ -64,6 +64,17 @@ def test_a_database_of_150_tables_is_discovered_checked_and_loaded_on_the_first_
     env["TECHHUB_CATALOG"] = str(catalog_file)
     checked = run("catalog", "check", env=env)
     assert "every table and column the catalog names exists" in checked.stdout
+    assert "fall in no daily partition" not in checked.stdout
+    # the user who picks the NULL-holding column anyway is told which rows only the reconciliation loads
+    edited = tmp_path / "edited.yaml"
+    text = catalog_file.read_text()
+    entry = text.index(f"- name: {NULL_UPDATED_AT}\n")
+    edited.write_text(text[:entry] + text[entry:].replace("strategy: full", "strategy: incremental\n    watermark: updated_at", 1))
+    assert load_catalog(edited).table(NULL_UPDATED_AT).watermark == "updated_at"
+    (nulls,) = query(url, f"SELECT count(*) FROM {NULL_UPDATED_AT} WHERE updated_at IS NULL")[0]
+    warned = run("catalog", "check", env=env | {"TECHHUB_CATALOG": str(edited)})
+    assert f"table '{NULL_UPDATED_AT}': {nulls:,} row(s) fall in no daily partition (null_watermark {nulls:,}); only the " \
+           "nightly reconciliation loads them" in warned.stdout
     server = EmbeddedPostgres(state / "postgres")
     try:
         refreshed = run("refresh", env=env, timeout=1500)

@@ -5,8 +5,7 @@
 - ``silver/service/hubformdata_fields``: one row per form submission and field, whatever fields the
   form has, so any form can be queried without a schema change.
 
-``company_tags`` is built again only for the companies that changed; ``hubformdata_fields`` is
-rebuilt whole (a field's value type is settled over every submission).
+Both are built again only for the companies and submissions that changed (``silver.incremental``).
 """
 
 from __future__ import annotations
@@ -42,25 +41,29 @@ def company_tags(companies: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(parts).sort(["company_id", "tag_type"])
 
 
-_KIND = {pl.String: "string", pl.Boolean: "boolean", pl.Null: "null"}
+# what a value's text holds: JSON's own spelling of a number, a boolean, an object or an array
+_NUMBER = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
 
 
-def _kind(dtype: pl.DataType) -> str:
-    if dtype.is_numeric():
-        return "number"
-    if isinstance(dtype, pl.Struct):
-        return "object"
-    if isinstance(dtype, pl.List):
-        return "array"
-    return _KIND.get(dtype.base_type(), "string")
+def value_type(value: pl.Expr) -> pl.Expr:
+    """What a field's value (as text) holds: ``number``, ``boolean``, ``object``, ``array`` or ``string``.
+    Said per value, so a field that holds 100 in one submission and "1 000 000" in the next has a
+    number and a string, and no submission's type depends on any other's."""
+    return (pl.when(value.is_in(["true", "false"])).then(pl.lit("boolean"))
+            .when(value.str.contains(_NUMBER)).then(pl.lit("number"))
+            .when(value.str.starts_with("{")).then(pl.lit("object"))
+            .when(value.str.starts_with("[")).then(pl.lit("array"))
+            .otherwise(pl.lit("string")))
 
 
 def hubformdata_fields(submissions: pl.DataFrame) -> pl.DataFrame:
     """One row per submission and field: (hubformdata_id, form_id, field, value as text, value_type).
 
-    The documents are parsed in bulk as newline-delimited JSON; a field's ``value_type`` is the type
-    the parser settles on over all submissions (a field that is sometimes a number and sometimes a
-    string is a string). NULL values are left out.
+    The documents are parsed in bulk as newline-delimited JSON, every field read as text whatever its
+    JSON type (a string unquoted, a number as written, an object or array as JSON), so a field that
+    is a boolean in one submission and a number in the next is read, not refused; ``value_type`` is
+    said per value (:func:`value_type`). A submission's rows depend on that submission alone, so only
+    new and changed submissions are parsed on a refresh. NULL values are left out.
     """
     objects = submissions.filter(pl.col("data").str.starts_with("{"))
     schema = {"hubformdata_id": pl.Int64, "form_id": pl.Int64, "field": pl.String, "value": pl.String,
@@ -68,21 +71,16 @@ def hubformdata_fields(submissions: pl.DataFrame) -> pl.DataFrame:
     if objects.is_empty():
         return pl.DataFrame(schema=schema)
     text = "\n".join(objects["data"].str.replace_all("\n", " ").to_list()).encode()
-    parsed = pl.read_ndjson(io.BytesIO(text), infer_schema_length=None)
-    if not parsed.width:
+    # the field names only (inferring types would refuse a field whose JSON type changes between rows)
+    names = pl.scan_ndjson(io.BytesIO(text), infer_schema_length=None).collect_schema().names()
+    if not names:
         return pl.DataFrame(schema=schema)
-    kinds = {name: _kind(dtype) for name, dtype in parsed.schema.items()}
-    as_text = parsed.select([
-        (pl.when(pl.col(c).is_not_null()).then(pl.col(c).struct.json_encode()) if kinds[c] == "object"
-         else pl.col(c).cast(pl.List(pl.String)).list.join(", ") if kinds[c] == "array"
-         else pl.col(c).cast(pl.String)).alias(c)
-        for c in parsed.columns
-    ])
+    as_text = pl.read_ndjson(io.BytesIO(text), schema=dict.fromkeys(names, pl.String))
     long = (
         pl.concat([objects.select(pl.col("id").alias("hubformdata_id"), "form_id"), as_text], how="horizontal")
         .unpivot(index=["hubformdata_id", "form_id"], variable_name="field", value_name="value")
         .drop_nulls("value")
-        .with_columns(pl.col("field").replace_strict(kinds, return_dtype=pl.String).alias("value_type"))
+        .with_columns(value_type(pl.col("value")).alias("value_type"))
     )
     return long.select(list(schema)).cast(schema).sort(["hubformdata_id", "field"])
 
@@ -108,5 +106,5 @@ CHILD_TABLES = [
                ("company_id", "tag_type"), parent_key_column="company_id"),
     ChildTable("service", "hubformdata_fields", "service_hubformdata", hubformdata_fields,
                "Every field of every hub form submission as (field, value, value_type), whatever the form.",
-               ("hubformdata_id", "field")),
+               ("hubformdata_id", "field"), parent_key_column="hubformdata_id"),
 ]

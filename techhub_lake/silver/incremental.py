@@ -1,15 +1,15 @@
 """Derived silver tables rebuilt only where their parent changed.
 
 A table derived row by row from a silver current-state table (typed techpark reports from
-``service_report``, tags from ``account_company``) records, on each of its rows, the parent row's
+``service_report``, tags from ``account_company``, form fields from ``service_hubformdata``) records, on each of its rows, the parent row's
 ``_row_hash`` as ``_parent_row_hash``. A refresh then builds rows only for the parents that are
 new or whose hash changed, keeps every other row as it is, and drops the rows of parents that are
 gone. Parsing is what such a table costs (32 JSON fields and an XML document per report took 26 s
 at scale 1, every refresh); after a churn batch a few hundred parents change.
 
 The result is written whole, in one overwrite commit, as before: readers see the old table or the
-new one. A derivation that depends on more than its own parent row (``hubformdata_fields``' value
-types are settled over every submission) cannot use this and is rebuilt whole.
+new one. A derivation that depends on more than its own parent row cannot use this and is rebuilt
+whole.
 """
 
 from __future__ import annotations

@@ -46,8 +46,13 @@ def test_bronze_to_silver_to_child_tables_with_metadata_and_schema_evolution(new
                                                                  "tag_ts_member"))
     assert tags["dagster/row_count"].value == expected_tags
     long = pl.from_arrow(DeltaTable(str(lake / "silver/techhub/service/hubformdata_fields")).to_pyarrow_table())
-    assert set(long.columns) == {"hubformdata_id", "form_id", "field", "value", "value_type"}
+    assert set(long.columns) == {"hubformdata_id", "form_id", "field", "value", "value_type", "_parent_row_hash"}
     assert fields["dagster/row_count"].value == long.height > 0
+    assert fields["parent_rows_built"].value == fields["parent_rows"].value
+    # built again with no submission changed: nothing parsed, the same rows
+    again = materialize(defs, dagster_instance, 'key:"silver/service/hubformdata_fields"')
+    unchanged = again.asset_materializations_for_node("silver_service_hubformdata_fields")[0].metadata
+    assert unchanged["parent_rows_built"].value == 0 and unchanged["dagster/row_count"].value == long.height
     submissions = pl.from_arrow(DeltaTable(str(lake / "silver/techhub/service/hubformdata")).to_pyarrow_table())
     assert set(long["hubformdata_id"].to_list()) <= set(submissions["id"].to_list())
     assert "Risks" in set(long["field"].to_list())  # every form has its first field

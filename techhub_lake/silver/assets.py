@@ -183,23 +183,23 @@ def build_child_asset(child: ChildTable, catalog: Catalog) -> dg.AssetsDefinitio
     @dg.multi_asset(name=f"silver_{child.module}_{child.name}", specs=[spec])
     def _child(context: dg.AssetExecutionContext, lake: LakeStorage) -> dg.MaterializeResult:
         files = lake.files()
-        parent_table = require_delta(files, silver_table_path(parent), silver_key(parent))
-        parent_rows = pl.from_arrow(parent_table.to_pyarrow_table())
-        if child.parent_key_column:
+        parent_rows = pl.scan_delta(require_delta(files, silver_table_path(parent), silver_key(parent)))
+        if child.parent_key_column:  # the documents of unchanged parents are not even read
             derived = derive_changed(read_delta(files, relative), parent_rows, "id", child.parent_key_column, child.build)
-            rows, built = derived.rows.sort(list(child.key)), derived.parents_built
+            rows, built, parents = derived.rows.sort(list(child.key)), derived.parents_built, derived.parents_built + derived.parents_kept
         else:
-            rows, built = child.build(parent_rows), parent_rows.height
+            whole = parent_rows.collect()
+            rows, built, parents = child.build(whole), whole.height, whole.height
         write_delta(files, relative, rows, "overwrite", schema_mode="overwrite")
         metadata = {
             "dagster/row_count": dg.MetadataValue.int(rows.height),
-            "parent_rows": dg.MetadataValue.int(parent_rows.height),
+            "parent_rows": dg.MetadataValue.int(parents),
             "parent_rows_built": dg.MetadataValue.int(built),
             "path": dg.MetadataValue.path(files.uri(relative)),
             "dagster/column_schema": column_schema(rows.schema.items()),
         }
         metadata |= {f"quality/{k}": dg.MetadataValue.int(v) for k, v in quality_counts(rows).items()}
-        context.log.info(f"{child.name}: {rows.height:,} rows from {parent_rows.height:,} {parent.name} rows "
+        context.log.info(f"{child.name}: {rows.height:,} rows from {parents:,} {parent.name} rows "
                          f"({built:,} built, the others' rows kept)")
         return dg.MaterializeResult(metadata=metadata)
 

@@ -33,22 +33,27 @@ class Derivation:
     parents_kept: int
 
 
-def derive_changed(previous: pl.DataFrame | None, parents: pl.DataFrame, parent_key: str, child_key: str,
+def derive_changed(previous: pl.DataFrame | None, parents: pl.DataFrame | pl.LazyFrame, parent_key: str, child_key: str,
                    build: Callable[[pl.DataFrame], pl.DataFrame]) -> Derivation:
     """The derived table for ``parents`` (keyed by ``parent_key``, with ``_row_hash``): ``previous``'s
     rows whose parent is unchanged, plus ``build`` of the parents that are new or changed.
     ``build`` maps parent rows to derived rows carrying the parent's key as ``child_key``. Without
     a previous table, or when its columns are not the ones ``build`` makes now (a table made before
-    parent hashes were kept, or by an older version of the code), every parent is built."""
-    versions = parents.select(pl.col(parent_key).alias(child_key), pl.col(ROW_HASH).alias(PARENT_HASH))
-    columns = {*build(parents.clear()).columns, PARENT_HASH}
+    parent hashes were kept, or by an older version of the code), every parent is built.
+
+    ``parents`` may be a lazy scan of the parent table: only its keys and hashes are read for every
+    row, its other columns (the JSON documents, most of its bytes) only for the parents built."""
+    parents = parents.lazy()
+    versions = parents.select(pl.col(parent_key).alias(child_key), pl.col(ROW_HASH).alias(PARENT_HASH)).collect()
+    columns = {*build(parents.clear().collect()).columns, PARENT_HASH}
     if previous is None or set(previous.columns) != columns:
-        kept, changed = None, parents
+        kept, changed = None, parents.collect()
     else:
         kept = previous.join(versions, on=[child_key, PARENT_HASH], how="semi")
-        unchanged = kept.select(pl.col(child_key).alias(parent_key), pl.col(PARENT_HASH).alias(ROW_HASH)).unique()
-        changed = parents.join(unchanged, on=[parent_key, ROW_HASH], how="anti")
+        unchanged = kept.select(pl.col(child_key), pl.col(PARENT_HASH)).unique()
+        wanted = versions.join(unchanged, on=[child_key, PARENT_HASH], how="anti")[child_key]
+        changed = parents.filter(pl.col(parent_key).is_in(wanted.implode())).collect()
     built = build(changed).join(versions, on=child_key, how="left")
     if kept is not None and kept.height:
         built = pl.concat([kept.select(built.columns), built], how="vertical_relaxed")
-    return Derivation(built, changed.height, parents.height - changed.height)
+    return Derivation(built, changed.height, versions.height - changed.height)

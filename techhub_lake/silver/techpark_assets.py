@@ -39,8 +39,9 @@ def build_report_v2_asset(catalog: Catalog) -> dg.AssetsDefinition:
     @dg.multi_asset(name="silver_service_report_v2", specs=[spec])
     def _report_v2(context: dg.AssetExecutionContext, lake: LakeStorage) -> dg.MaterializeResult:
         files = lake.files()
-        derived = derive_changed(read_delta(files, REPORT_V2_PATH), _read(files, catalog, "service_report"), "id",
-                                 "report_id", service_report_v2)
+        reports_in = catalog.table("service_report")  # scanned: only changed reports' documents are read
+        source = pl.scan_delta(require_delta(files, silver_table_path(reports_in), silver_key(reports_in)))
+        derived = derive_changed(read_delta(files, REPORT_V2_PATH), source, "id", "report_id", service_report_v2)
         reports = derived.rows.sort("report_id")
         write_delta(files, REPORT_V2_PATH, reports, "overwrite", schema_mode="overwrite", partition_by=["report_year"])
         quality = quality_counts(reports)

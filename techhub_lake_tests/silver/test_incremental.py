@@ -79,3 +79,25 @@ def test_company_tags_of_unchanged_companies_are_kept():
     whole = derive_changed(None, changed, "id", "company_id", company_tags).rows
     assert again.rows.sort("company_id", "tag_type").equals(whole.sort("company_id", "tag_type"))
     assert again.rows.filter(pl.col("company_id") == 2)["tag_type"].sort().to_list() == ["it_company", "techpark"]
+
+
+def test_a_lazy_scan_of_the_parents_builds_the_same_table_and_reads_only_changed_rows_whole(tmp_path):
+    """As the assets call it: the parent table scanned from Delta; only the changed parents reach
+    ``build`` (their documents read), the result equals the eager one."""
+    from techhub_lake.lake.delta import scan_delta, write_delta
+    from techhub_lake.lake.storage import LakeFiles
+    from techhub_lake.silver.children import hubformdata_fields
+
+    lake = LakeFiles(str(tmp_path))
+    submissions = hashed(pl.DataFrame({"id": [1, 2, 3], "form_id": [1, 1, 2],
+                                       "data": ['{"a": 1}', '{"a": "x", "b": true}', '{"c": [1]}']}))
+    write_delta(lake, "silver/parents", submissions, "overwrite")
+    first = derive_changed(None, scan_delta(lake, "silver/parents"), "id", "hubformdata_id", hubformdata_fields)
+    changed = hashed(submissions.drop(ROW_HASH).with_columns(
+        pl.when(pl.col("id") == 3).then(pl.lit('{"c": 2}')).otherwise(pl.col("data")).alias("data")))
+    write_delta(lake, "silver/parents", changed, "overwrite")
+    build, seen = counting(hubformdata_fields)
+    again = derive_changed(first.rows, scan_delta(lake, "silver/parents"), "id", "hubformdata_id", build)
+    assert sorted(set(seen)) == [3] and (again.parents_built, again.parents_kept) == (1, 2)
+    eager = derive_changed(None, changed, "id", "hubformdata_id", hubformdata_fields).rows
+    assert again.rows.sort("hubformdata_id", "field").equals(eager.sort("hubformdata_id", "field"))

@@ -357,12 +357,17 @@ def _replace_with_snapshot(lake: LakeFiles, path: str, table: CatalogTable, chan
         record_table_state(lake, path, outcome)
         return outcome
     rows = enrich(table, read_bronze(lake, changes.files))
-    before = current_keys(lake, path, table)
-    after = rows.select(table.primary_key)
-    if before.width:
-        outcome.deleted = before.join(after, on=list(table.primary_key), how="anti").height
-        outcome.inserted = after.join(before, on=list(table.primary_key), how="anti").height
-        outcome.updated = rows.height - outcome.inserted
+    previous = open_delta(lake, path)
+    if previous is not None:
+        before = pl.from_arrow(previous.to_pyarrow_table())
+        key = list(table.primary_key)
+        outcome.deleted = before.join(rows, on=key, how="anti").height
+        outcome.inserted = rows.join(before, on=key, how="anti").height
+        # updated: a row of both whose content differs (the extraction time aside), not every row kept
+        compared = [c for c in rows.columns if c in before.columns and c != EXTRACTED_AT]
+        digest = [*key, pl.struct(compared).hash(seed=0).alias("_digest")]
+        changed = rows.select(digest).join(before.select(digest), on=[*key, "_digest"], how="anti").height
+        outcome.updated = changed - outcome.inserted
     else:
         outcome.inserted = rows.height
     write_delta(lake, path, rows, "overwrite", schema_mode="overwrite",

@@ -41,14 +41,17 @@ def count_rows_outside(cur, table: CatalogTable, first_start: dt.datetime, last_
     return {"null_watermark": null, "before_start": before, "after_today": after}
 
 
+def partition_bounds(partitions_def: dg.TimeWindowPartitionsDefinition) -> tuple[dt.datetime, dt.datetime]:
+    """Where the daily partitions start and end (the first one's start, today's end)."""
+    first = partitions_def.time_window_for_partition_key(partitions_def.get_first_partition_key())
+    return first.start, partitions_def.get_last_partition_window().end
+
+
 def rows_outside_by_table(catalog: Catalog, cur) -> dict[str, dict[str, int]]:
     """``count_rows_outside`` for every daily table of ``catalog`` that has such rows (what ``catalog
     check`` lists: a watermark with NULLs delays those rows to the nightly reconciliation)."""
-
-    partitions_def = daily_partitions(catalog)
-    first = partitions_def.time_window_for_partition_key(partitions_def.get_first_partition_key())
-    last = partitions_def.get_last_partition_window()
-    counts = {t.name: count_rows_outside(cur, t, first.start, last.end)
+    start, end = partition_bounds(daily_partitions(catalog))
+    counts = {t.name: count_rows_outside(cur, t, start, end)
               for t in catalog.lake_tables if t.partitioning == Partitioning.DAILY}
     return {name: found for name, found in counts.items() if any(found.values())}
 
@@ -61,18 +64,17 @@ def build_coverage_check(table: CatalogTable, partitions_def: dg.TimeWindowParti
                     description=f"[warn] rows of {table.name} whose {table.watermark} is NULL, before the first "
                                 "partition or after today: no daily partition holds them; the reconciliation loads them")
     def _coverage(context, source: SourceDatabase) -> dg.AssetCheckResult:
-        first = partitions_def.time_window_for_partition_key(partitions_def.get_first_partition_key())
-        last = partitions_def.get_last_partition_window()
+        start, end = partition_bounds(partitions_def)
         with read_only_snapshot(source.resolved_url(), application_name=f"techhub-lake coverage {table.name}",
                                 statement_timeout_ms=source.statement_timeout_ms) as cur:
-            counts = count_rows_outside(cur, table, first.start, last.end)
+            counts = count_rows_outside(cur, table, start, end)
         outside = sum(counts.values())
         context.log.info(f"{table.name}: {outside:,} row(s) outside the daily partitions {counts}")
         return dg.AssetCheckResult(
             passed=outside == 0, severity=dg.AssetCheckSeverity.WARN,
             metadata={"rows_outside": dg.MetadataValue.int(outside),
                       **{name: dg.MetadataValue.int(count) for name, count in counts.items()},
-                      "partitions": dg.MetadataValue.text(f"{first.start.isoformat()} .. {last.end.isoformat()}"),
+                      "partitions": dg.MetadataValue.text(f"{start.isoformat()} .. {end.isoformat()}"),
                       "remedy": dg.MetadataValue.text("techhub-lake refresh --reconcile (the nightly reconciliation) "
                                                       "loads them into silver; fix the watermark in the source to "
                                                       "give them a partition")})

@@ -183,13 +183,10 @@ def build_child_asset(child: ChildTable, catalog: Catalog) -> dg.AssetsDefinitio
     @dg.multi_asset(name=f"silver_{child.module}_{child.name}", specs=[spec])
     def _child(context: dg.AssetExecutionContext, lake: LakeStorage) -> dg.MaterializeResult:
         files = lake.files()
+        # scanned: the documents of unchanged parents are not even read
         parent_rows = pl.scan_delta(require_delta(files, silver_table_path(parent), silver_key(parent)))
-        if child.parent_key_column:  # the documents of unchanged parents are not even read
-            derived = derive_changed(read_delta(files, relative), parent_rows, "id", child.parent_key_column, child.build)
-            rows, built, parents = derived.rows.sort(list(child.key)), derived.parents_built, derived.parents_built + derived.parents_kept
-        else:
-            whole = parent_rows.collect()
-            rows, built, parents = child.build(whole), whole.height, whole.height
+        derived = derive_changed(read_delta(files, relative), parent_rows, "id", child.parent_key_column, child.build)
+        rows, built, parents = derived.rows.sort(list(child.key)), derived.parents_built, derived.parents_built + derived.parents_kept
         write_delta(files, relative, rows, "overwrite", schema_mode="overwrite")
         metadata = {
             "dagster/row_count": dg.MetadataValue.int(rows.height),

@@ -95,9 +95,9 @@ class ChildTable:
     build: Callable[[pl.DataFrame], pl.DataFrame]
     description: str
     key: tuple[str, ...]  # what identifies a row
-    # the column holding the parent's key when a parent's rows depend on that parent row alone:
-    # then only the rows of changed parents are built again (``silver.incremental``)
-    parent_key_column: str | None = None
+    # the column holding the parent's key: a parent's rows depend on that parent row alone, so only
+    # the rows of changed parents are built again (``silver.incremental``)
+    parent_key_column: str
 
 
 CHILD_TABLES = [

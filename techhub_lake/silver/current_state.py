@@ -365,8 +365,8 @@ def _replace_with_snapshot(lake: LakeFiles, path: str, table: CatalogTable, chan
         outcome.inserted = rows.join(before, on=key, how="anti").height
         # updated: a row of both whose content differs (the extraction time aside), not every row kept
         compared = [c for c in rows.columns if c in before.columns and c != EXTRACTED_AT]
-        digest = [*key, pl.struct(compared).hash(seed=0).alias("_digest")]
-        changed = rows.select(digest).join(before.select(digest), on=[*key, "_digest"], how="anti").height
+        digest = [*key, row_hash(compared)]
+        changed = rows.select(digest).join(before.select(digest), on=[*key, ROW_HASH], how="anti").height
         outcome.updated = changed - outcome.inserted
     else:
         outcome.inserted = rows.height

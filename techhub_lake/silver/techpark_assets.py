@@ -22,9 +22,9 @@ PARTICIPANTS = dg.AssetKey(["silver", "service", "techpark_participants"])
 PARTICIPANTS_PATH = f"{SILVER_ROOT}/service/techpark_participants"
 
 
-def _read(files, catalog: Catalog, name: str) -> pl.DataFrame:
+def _scan(files, catalog: Catalog, name: str) -> pl.LazyFrame:
     table = catalog.table(name)
-    return pl.from_arrow(require_delta(files, silver_table_path(table), silver_key(table)).to_pyarrow_table())
+    return pl.scan_delta(require_delta(files, silver_table_path(table), silver_key(table)))
 
 
 def build_report_v2_asset(catalog: Catalog) -> dg.AssetsDefinition:
@@ -39,9 +39,9 @@ def build_report_v2_asset(catalog: Catalog) -> dg.AssetsDefinition:
     @dg.multi_asset(name="silver_service_report_v2", specs=[spec])
     def _report_v2(context: dg.AssetExecutionContext, lake: LakeStorage) -> dg.MaterializeResult:
         files = lake.files()
-        reports_in = catalog.table("service_report")  # scanned: only changed reports' documents are read
-        source = pl.scan_delta(require_delta(files, silver_table_path(reports_in), silver_key(reports_in)))
-        derived = derive_changed(read_delta(files, REPORT_V2_PATH), source, "id", "report_id", service_report_v2)
+        # scanned: only the changed reports' documents are read
+        derived = derive_changed(read_delta(files, REPORT_V2_PATH), _scan(files, catalog, "service_report"), "id",
+                                 "report_id", service_report_v2)
         reports = derived.rows.sort("report_id")
         write_delta(files, REPORT_V2_PATH, reports, "overwrite", schema_mode="overwrite", partition_by=["report_year"])
         quality = quality_counts(reports)
@@ -74,8 +74,8 @@ def build_participants_asset(catalog: Catalog) -> dg.AssetsDefinition:
     @dg.multi_asset(name="silver_techpark_participants", specs=[spec])
     def _participants(context: dg.AssetExecutionContext, lake: LakeStorage) -> dg.MaterializeResult:
         files = lake.files()
-        participants = techpark_participants(_read(files, catalog, "service_servicerequest"),
-                                             _read(files, catalog, "account_company"))
+        participants = techpark_participants(_scan(files, catalog, "service_servicerequest").collect(),
+                                             _scan(files, catalog, "account_company").collect())
         write_delta(files, PARTICIPANTS_PATH, participants, "overwrite", schema_mode="overwrite")
         context.log.info(f"techpark_participants: {participants.height:,} companies")
         return dg.MaterializeResult(metadata={

@@ -50,7 +50,7 @@ class AppTable:
     app: str
     kind: str  # model, log, types, tags, settings, archive, framework
     create: str
-    fill: str = ""
+    fill: str
 
 
 def _rows(kind: str, scale: float, app: str) -> int:

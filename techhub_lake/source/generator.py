@@ -255,8 +255,7 @@ def init_source(url: str, *, scale: float, seed: int, workers: int = 2, progress
                 cur.execute(f"SET search_path = public, {HELPER_SCHEMA}")
                 for table in extra:
                     cur.execute(table.create)
-                    if table.fill:
-                        cur.execute(table.fill)
+                    cur.execute(table.fill)
                 cur.execute("SET search_path = public")
             cur.execute(
                 "SELECT table_name, column_name FROM information_schema.columns "

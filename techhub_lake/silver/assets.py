@@ -187,11 +187,13 @@ def build_child_asset(child: ChildTable, catalog: Catalog) -> dg.AssetsDefinitio
         parent_rows = pl.scan_delta(require_delta(files, silver_table_path(parent), silver_key(parent)))
         derived = derive_changed(read_delta(files, relative), parent_rows, "id", child.parent_key_column, child.build)
         rows, built, parents = derived.rows.sort(list(child.key)), derived.parents_built, derived.parents_built + derived.parents_kept
-        write_delta(files, relative, rows, "overwrite", schema_mode="overwrite")
+        if not derived.unchanged:
+            write_delta(files, relative, rows, "overwrite", schema_mode="overwrite")
         metadata = {
             "dagster/row_count": dg.MetadataValue.int(rows.height),
             "parent_rows": dg.MetadataValue.int(parents),
             "parent_rows_built": dg.MetadataValue.int(built),
+            "rewritten": dg.MetadataValue.bool(not derived.unchanged),
             "path": dg.MetadataValue.path(files.uri(relative)),
             "dagster/column_schema": column_schema(rows.schema.items()),
         }

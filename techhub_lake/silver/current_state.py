@@ -307,6 +307,7 @@ def apply_changes(lake: LakeFiles, path: str, table: CatalogTable, upserts: pl.D
     if target is not None and upserts is not None and upserts.height:
         upserts = _widen_for(lake, path, target, upserts, outcome)
         target = open_delta(lake, path)
+        upserts = _changed_only(target, table, upserts)
     if target is not None and gone.height:  # tombstone rows carry every column (as NULL) for the MERGE
         parts.append(pl.from_arrow(target.to_pyarrow_dataset().schema.empty_table())
                      .with_columns(pl.lit(False).alias(DELETED)))
@@ -314,13 +315,30 @@ def apply_changes(lake: LakeFiles, path: str, table: CatalogTable, upserts: pl.D
         parts.append(upserts.with_columns(pl.lit(False).alias(DELETED)))
     if gone.height:
         parts.append(gone.with_columns(pl.lit(True).alias(DELETED)))
-    if parts:  # with no rows and no deletes there is nothing to commit, cursor included
+    if parts:
         metrics = _merge(lake, path, table, pl.concat(parts, how="diagonal_relaxed"), commit)
         outcome.inserted += metrics.get("num_target_rows_inserted", 0)
         outcome.updated += metrics.get("num_target_rows_updated", 0)
         outcome.deleted += metrics.get("num_target_rows_deleted", 0)
+    elif target is not None and commit and any(latest_commit_value(lake, path, k) != v for k, v in commit.items()):
+        # nothing changed, but bronze moved on: a commit without files records the new cursor
+        write_delta(lake, path, target.to_pyarrow_dataset().schema.empty_table(), "append",
+                    commit_properties=CommitProperties(custom_metadata=commit))
     if gone.height:
         _log_tombstones(lake, table, gone, run_id)
+
+
+def _changed_only(target: DeltaTable, table: CatalogTable, upserts: pl.DataFrame) -> pl.DataFrame:
+    """``upserts`` without the rows silver already holds as they are (same key, same ``_row_hash``):
+    the MERGE would leave them alone, but delta-rs still joins them against every file of the
+    table, which cost 2.4 s for `core_blog`'s 18 re-extracted, unchanged rows (336 MB of files).
+    Only the key and hash columns of the table are read."""
+    names = set(target.to_pyarrow_dataset().schema.names)
+    if ROW_HASH not in names or ROW_HASH not in upserts.columns:
+        return upserts
+    columns = [*table.primary_key, ROW_HASH]
+    held = pl.from_arrow(target.to_pyarrow_table(columns=columns))
+    return upserts.join(held.cast(upserts.select(columns).schema), on=columns, how="anti")
 
 
 def _widen_for(lake: LakeFiles, path: str, target: DeltaTable, upserts: pl.DataFrame, outcome: MergeOutcome) -> pl.DataFrame:

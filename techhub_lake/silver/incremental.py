@@ -8,7 +8,7 @@ gone. Parsing is what such a table costs (32 JSON fields and an XML document per
 at scale 1, every refresh); after a churn batch a few hundred parents change.
 
 The result is written whole, in one overwrite commit, as before: readers see the old table or the
-new one. A derivation that depends on more than its own parent row cannot use this and is rebuilt
+new one; when nothing was built and no row dropped it is not written at all (``unchanged``). A derivation that depends on more than its own parent row cannot use this and is rebuilt
 whole.
 """
 
@@ -31,6 +31,7 @@ class Derivation:
     rows: pl.DataFrame
     parents_built: int
     parents_kept: int
+    unchanged: bool = False  # ``rows`` are the previous table's rows as they are: nothing to write
 
 
 def derive_changed(previous: pl.DataFrame | None, parents: pl.DataFrame | pl.LazyFrame, parent_key: str, child_key: str,
@@ -54,6 +55,8 @@ def derive_changed(previous: pl.DataFrame | None, parents: pl.DataFrame | pl.Laz
         wanted = versions.join(unchanged, on=[child_key, PARENT_HASH], how="anti")[child_key]
         changed = parents.filter(pl.col(parent_key).is_in(wanted.implode())).collect()
     built = build(changed).join(versions, on=child_key, how="left")
+    # nothing built and no row dropped: the kept rows, a subset of the previous table, are all of it
+    unchanged = kept is not None and built.height == 0 and kept.height == previous.height
     if kept is not None and kept.height:
         built = pl.concat([kept.select(built.columns), built], how="vertical_relaxed")
-    return Derivation(built, changed.height, versions.height - changed.height)
+    return Derivation(built, changed.height, versions.height - changed.height, unchanged)

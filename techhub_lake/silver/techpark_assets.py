@@ -43,7 +43,8 @@ def build_report_v2_asset(catalog: Catalog) -> dg.AssetsDefinition:
         derived = derive_changed(read_delta(files, REPORT_V2_PATH), _scan(files, catalog, "service_report"), "id",
                                  "report_id", service_report_v2)
         reports = derived.rows.sort("report_id")
-        write_delta(files, REPORT_V2_PATH, reports, "overwrite", schema_mode="overwrite", partition_by=["report_year"])
+        if not derived.unchanged:
+            write_delta(files, REPORT_V2_PATH, reports, "overwrite", schema_mode="overwrite", partition_by=["report_year"])
         quality = quality_counts(reports)
         context.log.info(f"service_report_v2: {reports.height:,} reports ({derived.parents_built:,} parsed, the others "
                          f"kept), {quality.get('dq_signed_xml_malformed', 0)} "
@@ -51,6 +52,7 @@ def build_report_v2_asset(catalog: Catalog) -> dg.AssetsDefinition:
         return dg.MaterializeResult(metadata={
             "dagster/row_count": dg.MetadataValue.int(reports.height),
             "reports_parsed": dg.MetadataValue.int(derived.parents_built),
+            "rewritten": dg.MetadataValue.bool(not derived.unchanged),
             "companies": dg.MetadataValue.int(reports.get_column("company_id").n_unique()),
             "report_years": dg.MetadataValue.text(", ".join(str(y) for y in sorted(reports["report_year"].drop_nulls().unique()))),
             "bin_from_signed_xml": dg.MetadataValue.int(int((reports["bin_source"] == "signed_xml").sum())),

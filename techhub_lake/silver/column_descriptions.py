@@ -11,7 +11,8 @@ from techhub_lake.silver.transforms.multilingual import LANGUAGES
 
 _LAKE_COLUMNS = {
     "_row_hash": "Hash of the row's source columns: how silver tells a changed row from an unchanged one",
-    "_source_md5": "md5 of the row as the source printed it, at extraction (what the reconciliation compares)",
+    "_source_xmin": "The row's version in the source at extraction (PostgreSQL's xmin, the transaction that "
+                    "last wrote it): what the reconciliation compares",
     "_extracted_at": "When bronze read the row from the source (UTC)",
     "_deleted": "True when the source row was deleted (kept in the changelog only)",
 }

@@ -1,10 +1,10 @@
 """Reconciliation: find the rows an incremental load cannot see, and repair them.
 
 Django's ``QuerySet.update()`` and ``ON DELETE SET NULL`` cascades rewrite rows without moving
-``updated_at``. Bronze keeps, for every incremental row, the md5 of the row as PostgreSQL computes
-it; this pass asks PostgreSQL for the same hash of every live row (only keys and hashes cross the
-wire, in one read-only snapshot), re-reads just the rows whose hash differs or that silver lacks,
-and merges them, together with the deletes, in one commit. Repairs go straight to silver (bronze
+``updated_at``. Bronze keeps, for every incremental row, the row's version in PostgreSQL (``xmin``,
+the transaction that last wrote it; any UPDATE gives the row a new one); this pass asks PostgreSQL
+for the version of every live row (only keys and versions cross the wire, in one read-only
+snapshot), re-reads just the rows whose version differs or that silver lacks, and merges them, together with the deletes, in one commit. Repairs go straight to silver (bronze
 stays the record of what each extraction saw) and are logged in ``silver/techhub/_reconciliations``.
 """
 
@@ -30,10 +30,10 @@ from techhub_lake.silver.current_state import (
 )
 from techhub_lake.silver.transforms import enrich
 from techhub_lake.source.reads import (
-    SOURCE_MD5,
+    SOURCE_VERSION,
     arrow_snapshot,
     read_rows_by_key,
-    source_row_hashes,
+    source_row_versions,
 )
 
 RECONCILIATIONS = f"{SILVER_ROOT}/_reconciliations"
@@ -47,7 +47,7 @@ class Reconciliation:
     """What one reconciliation of a table found and did."""
 
     checked: int = 0
-    stale: int = 0  # rows whose hash differs from silver's, or that silver lacks
+    stale: int = 0  # rows whose version differs from silver's, or that silver lacks
     outcome: MergeOutcome | None = None
 
     @property
@@ -57,7 +57,7 @@ class Reconciliation:
 
 def reconcile_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, catalog_path: str, run_id: str = "",
                             statement_timeout_ms: int | None = None) -> Reconciliation | None:
-    """Compare row hashes of the source and silver, and repair what differs. An append-only table
+    """Compare row versions of the source and silver, and repair what differs. An append-only table
     compares keys only: its rows never change, but a row whose watermark no daily partition holds
     (NULL, before the start, in the future) reaches silver here. None where it does not apply (full
     snapshots are complete already, composite keys are not supported)."""
@@ -67,19 +67,19 @@ def reconcile_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, c
         return None
     (key,) = table.primary_key
     append_only = table.strategy == Strategy.APPEND
-    hashed = not append_only and SOURCE_MD5 in target.to_pyarrow_dataset().schema.names
-    silver = pl.from_arrow(target.to_pyarrow_table(columns=[key, SOURCE_MD5] if hashed else [key]))
+    versioned = not append_only and SOURCE_VERSION in target.to_pyarrow_dataset().schema.names
+    silver = pl.from_arrow(target.to_pyarrow_table(columns=[key, SOURCE_VERSION] if versioned else [key]))
     with arrow_snapshot(url, application_name=f"techhub-lake reconcile {table.name}",
                         statement_timeout_ms=statement_timeout_ms) as cur:
-        source = pl.from_arrow(source_row_hashes(cur, table, hashes=not append_only))
+        source = pl.from_arrow(source_row_versions(cur, table, versions=not append_only))
         if append_only:
             stale = source.join(silver, on=key, how="anti")[key].to_list()
         else:
-            if not hashed:  # a silver table written before row hashes existed: every row is re-read once
-                silver = silver.with_columns(pl.lit(None, pl.String).alias(SOURCE_MD5))
+            if not versioned:  # a silver table written before row versions existed: every row is re-read once
+                silver = silver.with_columns(pl.lit(None, pl.Int64).alias(SOURCE_VERSION))
             compared = source.join(silver, on=key, how="left", suffix="_silver")
-            stale = compared.filter(pl.col(f"{SOURCE_MD5}_silver").is_null()
-                                    | (pl.col(SOURCE_MD5) != pl.col(f"{SOURCE_MD5}_silver")))[key].to_list()
+            stale = compared.filter(pl.col(f"{SOURCE_VERSION}_silver").is_null()
+                                    | (pl.col(SOURCE_VERSION) != pl.col(f"{SOURCE_VERSION}_silver")))[key].to_list()
         rows = read_rows_by_key(cur, table, catalog_path, stale) if stale else None
     report = Reconciliation(checked=source.height, stale=len(stale), outcome=MergeOutcome())
     # append-only rows purged from the source stay in silver (the log keeps its history)

@@ -38,10 +38,15 @@ from techhub_lake.source.connection import (
     remedy_for,
 )
 
-# Incremental tables carry each row's md5 as PostgreSQL computes it (of the row's text, alias t), so
-# a later reconciliation can find rows changed without moving the watermark by comparing hashes only.
-SOURCE_MD5 = "_source_md5"
-ROW_MD5_SQL = "md5(t::text)"
+# Incremental tables carry each row's version as PostgreSQL keeps it, so a later reconciliation can
+# find the rows changed without moving the watermark by comparing (key, version) pairs only. The
+# version is ``xmin``, the transaction that wrote the row: every UPDATE writes a new row version with
+# a new xmin, whether or not it moves ``updated_at`` or changes a value, and VACUUM (FULL) keeps it.
+# It replaced md5(t::text), which printed every row as text a second time and hashed it: 1.3 s of
+# core_blog's 2.0 s extraction at scale 1 (336 MB of JSON), 3.5 s of service_hubformdata's 4.6 s,
+# against a read of the bare columns at the speed of a binary COPY.
+SOURCE_VERSION = "_source_xmin"
+ROW_VERSION_SQL = "t.xmin::text::bigint"
 
 
 def adbc_uri(url: str, application_name: str, statement_timeout_ms: int | None) -> str:
@@ -109,13 +114,13 @@ class ReadPlan:
 
 def read_plan(cur, table: CatalogTable, catalog_path: str) -> ReadPlan:
     """The live columns of ``table``, the Arrow schema they arrive in, and the select list (with the
-    row's md5 for incremental tables)."""
+    row's version for incremental tables)."""
     columns = live_columns(cur, table, catalog_path)
     schema = bronze_schema(columns)
     select = ", ".join(c.select_expression() for c in columns)
-    if table.strategy == Strategy.INCREMENTAL:  # the row's own hash, for the silver reconciliation
-        select += f", {ROW_MD5_SQL} AS {SOURCE_MD5}"
-        schema = schema.append(pa.field(SOURCE_MD5, pa.string()))
+    if table.strategy == Strategy.INCREMENTAL:  # the row's version, for the silver reconciliation
+        select += f", {ROW_VERSION_SQL} AS {SOURCE_VERSION}"
+        schema = schema.append(pa.field(SOURCE_VERSION, pa.int64()))
     return ReadPlan(columns, schema, select, dictionary_columns(columns))
 
 
@@ -140,7 +145,7 @@ def stream_query(cur, query: str, batch_size_hint: int, table: CatalogTable) -> 
 
 
 def read_rows_by_key(cur, table: CatalogTable, catalog_path: str, keys: list) -> pa.Table:
-    """The current rows of some keys (single-column keys), typed as bronze types them, with their md5:
+    """The current rows of some keys (single-column keys), typed as bronze types them, with their version:
     what the reconciliation re-reads for rows whose hash changed."""
     plan = read_plan(cur, table, catalog_path)
     (key,) = table.primary_key
@@ -154,10 +159,10 @@ def read_rows_by_key(cur, table: CatalogTable, catalog_path: str, keys: list) ->
     return pa.Table.from_batches(batches, schema=plan.schema)
 
 
-def source_row_hashes(cur, table: CatalogTable, *, hashes: bool = True) -> pa.Table:
-    """Every key of the table with the md5 of its row, computed in PostgreSQL: only hashes cross the
-    wire. Without ``hashes``, the keys alone (append-only rows never change: only missing keys matter)."""
+def source_row_versions(cur, table: CatalogTable, *, versions: bool = True) -> pa.Table:
+    """Every key of the table with its row's version (``xmin``): only keys and versions cross the
+    wire. Without ``versions``, the keys alone (append-only rows never change: only missing keys matter)."""
     (key,) = table.primary_key
-    hashed = f", {ROW_MD5_SQL} AS {SOURCE_MD5}" if hashes else ""
-    cur.execute(f'SELECT "{key}"{hashed} FROM {table.qualified_name} AS t')
+    versioned = f", {ROW_VERSION_SQL} AS {SOURCE_VERSION}" if versions else ""
+    cur.execute(f'SELECT "{key}"{versioned} FROM {table.qualified_name} AS t')
     return cur.fetch_arrow_table()

@@ -21,7 +21,7 @@ from techhub_lake.silver.current_state import merge_current_state, silver_table_
 from techhub_lake.silver.reconcile import reconcile_current_state
 from techhub_lake.source.churn import churn_source
 from techhub_lake.source.generator import init_source
-from techhub_lake.source.reads import SOURCE_MD5
+from techhub_lake.source.reads import SOURCE_VERSION
 from techhub_lake_tests.helpers import definitions_for, load_bronze
 from techhub_lake_tests.silver.test_current_state import differing_keys, silver_rows, source_rows
 
@@ -72,7 +72,7 @@ def test_boolean_to_text_widens_silver_and_a_first_merge_reads_both_kinds_of_fil
     # every value equals the source's; the row hashes PostgreSQL computed of the old rows changed with
     # the type (t -> true), so the nightly reconciliation re-reads those rows once and all is equal
     source = source_rows(url, USERS, tmp_path)
-    assert differing_keys(silver, source.drop(SOURCE_MD5), USERS) == (set(), set(), set())
+    assert differing_keys(silver, source.drop(SOURCE_VERSION), USERS) == (set(), set(), set())
     reconcile_current_state(url, lake, USERS, catalog_path=CATALOG.path, run_id="nightly")
     assert differing_keys(silver_rows(lake, USERS), source, USERS) == (set(), set(), set())
 
@@ -80,7 +80,7 @@ def test_boolean_to_text_widens_silver_and_a_first_merge_reads_both_kinds_of_fil
     fresh = LakeFiles(str(tmp_path / "fresh"))
     shutil.copytree(lake.path("bronze"), fresh.path("bronze"))
     merge_current_state(url, fresh, USERS, run_id="fresh")
-    assert differing_keys(silver_rows(fresh, USERS), source.drop(SOURCE_MD5), USERS) == (set(), set(), set())
+    assert differing_keys(silver_rows(fresh, USERS), source.drop(SOURCE_VERSION), USERS) == (set(), set(), set())
 
 
 def test_a_count_computed_in_silver_is_not_taken_for_a_source_type_change(loaded_users):
@@ -108,7 +108,7 @@ def test_integer_to_bigint_widens_and_a_new_column_is_added(loaded_users, tmp_pa
     _load_recent_days(url, lake, "widened")
     outcome = merge_current_state(url, lake, USERS, run_id="widened")
     assert outcome.widened == ["karma: Int32 + Int64 -> Int64"]
-    source = source_rows(url, USERS, tmp_path).drop(SOURCE_MD5)  # hashes of untouched rows: as above
+    source = source_rows(url, USERS, tmp_path).drop(SOURCE_VERSION)  # hashes of untouched rows: as above
     assert differing_keys(silver_rows(lake, USERS), source, USERS) == (set(), set(), set())
 
 

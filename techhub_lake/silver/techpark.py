@@ -46,7 +46,7 @@ def typed_field(key: str, dtype: pl.DataType) -> pl.Expr:
         return text.str.extract(f"({INTEGER})", 1).cast(dtype)
     if dtype.is_float():
         return text.str.extract(f"({NUMBER})", 1).cast(dtype)
-    return text.str.extract(r"(?s)^(.+)$", 1)  # "" is no value
+    return text.replace("", None)  # "" is no value
 
 
 def export_array_valid(raw: pl.Expr) -> pl.Expr:

@@ -7,7 +7,7 @@ from pydantic import Field
 
 from techhub_lake.bronze.specs import bronze_key
 from techhub_lake.catalog import Catalog, CatalogTable, Partitioning
-from techhub_lake.lake.delta import BrokenTable, read_delta, require_delta, write_delta
+from techhub_lake.lake.delta import BrokenTable, require_delta, scan_delta, write_delta
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.metadata import column_schema
 from techhub_lake.processes import stop_fails_the_step
@@ -185,20 +185,25 @@ def build_child_asset(child: ChildTable, catalog: Catalog) -> dg.AssetsDefinitio
         files = lake.files()
         # scanned: the documents of unchanged parents are not even read
         parent_rows = pl.scan_delta(require_delta(files, silver_table_path(parent), silver_key(parent)))
-        derived = derive_changed(read_delta(files, relative), parent_rows, "id", child.parent_key_column, child.build)
-        rows, built, parents = derived.rows.sort(list(child.key)), derived.parents_built, derived.parents_built + derived.parents_kept
+        # the previous table scanned too: unchanged, only its keys and parent hashes are read
+        derived = derive_changed(scan_delta(files, relative), parent_rows, "id", child.parent_key_column, child.build)
+        built, parents = derived.parents_built, derived.parents_built + derived.parents_kept
+        table = derived.rows
         if not derived.unchanged:
-            write_delta(files, relative, rows, "overwrite", schema_mode="overwrite")
+            table = derived.rows.sort(list(child.key)).collect()
+            write_delta(files, relative, table, "overwrite", schema_mode="overwrite")
+        table = table.lazy()
+        count = table.select(pl.len()).collect().item()
         metadata = {
-            "dagster/row_count": dg.MetadataValue.int(rows.height),
+            "dagster/row_count": dg.MetadataValue.int(count),
             "parent_rows": dg.MetadataValue.int(parents),
             "parent_rows_built": dg.MetadataValue.int(built),
             "rewritten": dg.MetadataValue.bool(not derived.unchanged),
             "path": dg.MetadataValue.path(files.uri(relative)),
-            "dagster/column_schema": column_schema(rows.schema.items()),
+            "dagster/column_schema": column_schema(table.collect_schema().items()),
         }
-        metadata |= {f"quality/{k}": dg.MetadataValue.int(v) for k, v in quality_counts(rows).items()}
-        context.log.info(f"{child.name}: {rows.height:,} rows from {parents:,} {parent.name} rows "
+        metadata |= {f"quality/{k}": dg.MetadataValue.int(v) for k, v in quality_counts(table).items()}
+        context.log.info(f"{child.name}: {count:,} rows from {parents:,} {parent.name} rows "
                          f"({built:,} built, the others' rows kept)")
         return dg.MaterializeResult(metadata=metadata)
 

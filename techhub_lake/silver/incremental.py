@@ -29,16 +29,17 @@ PARENTS_PER_BUILD = 10_000
 
 @dataclass(frozen=True)
 class Derivation:
-    """What one incremental derivation did: the table and how many parents it built rows for."""
+    """What one incremental derivation did: the table (lazy: the kept rows are read from the previous
+    table only when it is written) and how many parents it built rows for."""
 
-    rows: pl.DataFrame
+    rows: pl.LazyFrame
     parents_built: int
     parents_kept: int
     unchanged: bool = False  # ``rows`` are the previous table's rows as they are: nothing to write
 
 
-def derive_changed(previous: pl.DataFrame | None, parents: pl.DataFrame | pl.LazyFrame, parent_key: str, child_key: str,
-                   build: Callable[[pl.DataFrame], pl.DataFrame], *,
+def derive_changed(previous: pl.DataFrame | pl.LazyFrame | None, parents: pl.DataFrame | pl.LazyFrame, parent_key: str,
+                   child_key: str, build: Callable[[pl.DataFrame], pl.DataFrame], *,
                    parents_per_build: int = PARENTS_PER_BUILD) -> Derivation:
     """The derived table for ``parents`` (keyed by ``parent_key``, with ``_row_hash``): ``previous``'s
     rows whose parent is unchanged, plus ``build`` of the parents that are new or changed.
@@ -46,25 +47,30 @@ def derive_changed(previous: pl.DataFrame | None, parents: pl.DataFrame | pl.Laz
     a previous table, or when its columns are not the ones ``build`` makes now (a table made before
     parent hashes were kept, or by an older version of the code), every parent is built.
 
-    ``parents`` may be a lazy scan of the parent table: only its keys and hashes are read for every
-    row, its other columns (the JSON documents, most of its bytes) only for the parents built, and
-    those ``parents_per_build`` at a time, in key order, so memory holds one block's documents."""
+    Both tables may be lazy scans: of ``parents`` only keys and hashes are read for every row, its
+    other columns (the JSON documents, most of its bytes) only for the parents built, and those
+    ``parents_per_build`` at a time, in key order, so memory holds one block's documents; of
+    ``previous`` only its keys and parent hashes, until the result is collected."""
     parents = parents.lazy()
     versions = parents.select(pl.col(parent_key).alias(child_key), pl.col(ROW_HASH).alias(PARENT_HASH)).collect()
     empty = build(parents.clear().collect())
-    if previous is None or set(previous.columns) != {*empty.columns, PARENT_HASH}:
-        kept, wanted = None, versions[child_key]
+    previous = previous.lazy() if previous is not None else None
+    if previous is None or set(previous.collect_schema().names()) != {*empty.columns, PARENT_HASH}:
+        held = kept = None
+        wanted = versions[child_key]
     else:
-        kept = previous.join(versions, on=[child_key, PARENT_HASH], how="semi")
-        unchanged = kept.select(pl.col(child_key), pl.col(PARENT_HASH)).unique()
-        wanted = versions.join(unchanged, on=[child_key, PARENT_HASH], how="anti")[child_key]
+        held = previous.select(child_key, PARENT_HASH).collect()
+        kept = held.join(versions, on=[child_key, PARENT_HASH], how="semi")
+        wanted = versions.join(kept.unique(), on=[child_key, PARENT_HASH], how="anti")[child_key]
     wanted = wanted.sort()
     blocks = [build(parents.filter(pl.col(parent_key).is_in(wanted[start:start + parents_per_build].implode())).collect())
               for start in range(0, wanted.len(), parents_per_build)]
     built = pl.concat(blocks, how="vertical_relaxed") if blocks else empty
     built = built.join(versions, on=child_key, how="left")
     # nothing built and no row dropped: the kept rows, a subset of the previous table, are all of it
-    unchanged = kept is not None and built.height == 0 and kept.height == previous.height
+    unchanged = kept is not None and built.height == 0 and kept.height == held.height
+    rows = built.lazy()
     if kept is not None and kept.height:
-        built = pl.concat([kept.select(built.columns), built], how="vertical_relaxed")
-    return Derivation(built, wanted.len(), versions.height - wanted.len(), unchanged)
+        kept_rows = previous.join(versions.lazy(), on=[child_key, PARENT_HASH], how="semi").select(built.columns)
+        rows = pl.concat([kept_rows, rows], how="vertical_relaxed")
+    return Derivation(rows, wanted.len(), versions.height - wanted.len(), unchanged)

@@ -3,12 +3,20 @@ whole rebuild, and only new or changed parents reach the (costly) build."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import polars as pl
 
 from techhub_lake.silver.children import company_tags
 from techhub_lake.silver.current_state import ROW_HASH
 from techhub_lake.silver.incremental import PARENT_HASH, derive_changed
 from techhub_lake.silver.techpark import service_report_v2
+
+
+def derive(*args, **options):
+    """``derive_changed`` with its (lazy) table collected, as the assets collect it to write it."""
+    derived = derive_changed(*args, **options)
+    return dataclasses.replace(derived, rows=derived.rows.collect())
 
 
 def hashed(frame: pl.DataFrame) -> pl.DataFrame:
@@ -42,16 +50,16 @@ def test_only_new_and_changed_reports_are_parsed_and_the_result_equals_a_whole_r
     first = reports([(1, '{"revenue": 10}', XML.format("111111111111")), (2, '{"revenue": 20}', None),
                      (3, '{"revenue": 30}', "<broken")])
     build, seen = counting(service_report_v2)
-    initial = derive_changed(None, first, "id", "report_id", service_report_v2)
+    initial = derive(None, first, "id", "report_id", service_report_v2)
     assert initial.parents_built == 3 and PARENT_HASH in initial.rows.columns
 
     # report 2 edited, report 3 deleted, report 4 new; report 1 untouched
     second = reports([(1, '{"revenue": 10}', XML.format("111111111111")), (2, '{"revenue": 25}', None),
                       (4, '{"revenue": 40}', XML.format("222222222222"))])
-    again = derive_changed(initial.rows, second, "id", "report_id", build)
+    again = derive(initial.rows, second, "id", "report_id", build)
     assert sorted(set(seen)) == [2, 4]  # parsed again: only what changed (the empty frame is the schema probe)
     assert (again.parents_built, again.parents_kept) == (2, 1)
-    whole = derive_changed(None, second, "id", "report_id", service_report_v2).rows
+    whole = derive(None, second, "id", "report_id", service_report_v2).rows
     assert again.rows.sort("report_id").equals(whole.sort("report_id"))
     assert again.rows.filter(pl.col("report_id") == 2)["revenue"].to_list() == [25.0]
     assert 3 not in again.rows["report_id"].to_list()
@@ -59,9 +67,9 @@ def test_only_new_and_changed_reports_are_parsed_and_the_result_equals_a_whole_r
 
 def test_a_table_of_other_columns_is_rebuilt_whole():
     parents = reports([(1, '{"revenue": 10}', None), (2, '{"revenue": 20}', None)])
-    older = derive_changed(None, parents, "id", "report_id", service_report_v2).rows.drop("comment")  # older code
+    older = derive(None, parents, "id", "report_id", service_report_v2).rows.drop("comment")  # older code
     build, seen = counting(service_report_v2)
-    rebuilt = derive_changed(older, parents, "id", "report_id", build)
+    rebuilt = derive(older, parents, "id", "report_id", build)
     assert rebuilt.parents_built == 2 and "comment" in rebuilt.rows.columns and sorted(set(seen)) == [1, 2]
 
 
@@ -70,13 +78,13 @@ def test_company_tags_of_unchanged_companies_are_kept():
     companies = hashed(pl.DataFrame({"id": [1, 2], "tag_startup": [tag, None], "tag_it_company": [None, tag],
                                      "tag_techpark": [None, None], "tag_ts_member": [None, None]},
                                     schema_overrides={"tag_techpark": pl.String, "tag_ts_member": pl.String}))
-    first = derive_changed(None, companies, "id", "company_id", company_tags)
+    first = derive(None, companies, "id", "company_id", company_tags)
     changed = hashed(companies.drop(ROW_HASH).with_columns(
         pl.when(pl.col("id") == 2).then(pl.lit(tag)).otherwise(pl.col("tag_techpark")).alias("tag_techpark")))
     build, seen = counting(company_tags)
-    again = derive_changed(first.rows, changed, "id", "company_id", build)
+    again = derive(first.rows, changed, "id", "company_id", build)
     assert sorted(set(seen)) == [2]
-    whole = derive_changed(None, changed, "id", "company_id", company_tags).rows
+    whole = derive(None, changed, "id", "company_id", company_tags).rows
     assert again.rows.sort("company_id", "tag_type").equals(whole.sort("company_id", "tag_type"))
     assert again.rows.filter(pl.col("company_id") == 2)["tag_type"].sort().to_list() == ["it_company", "techpark"]
 
@@ -92,14 +100,14 @@ def test_a_lazy_scan_of_the_parents_builds_the_same_table_and_reads_only_changed
     submissions = hashed(pl.DataFrame({"id": [1, 2, 3], "form_id": [1, 1, 2],
                                        "data": ['{"a": 1}', '{"a": "x", "b": true}', '{"c": [1]}']}))
     write_delta(lake, "silver/parents", submissions, "overwrite")
-    first = derive_changed(None, scan_delta(lake, "silver/parents"), "id", "hubformdata_id", hubformdata_fields)
+    first = derive(None, scan_delta(lake, "silver/parents"), "id", "hubformdata_id", hubformdata_fields)
     changed = hashed(submissions.drop(ROW_HASH).with_columns(
         pl.when(pl.col("id") == 3).then(pl.lit('{"c": 2}')).otherwise(pl.col("data")).alias("data")))
     write_delta(lake, "silver/parents", changed, "overwrite")
     build, seen = counting(hubformdata_fields)
-    again = derive_changed(first.rows, scan_delta(lake, "silver/parents"), "id", "hubformdata_id", build)
+    again = derive(first.rows, scan_delta(lake, "silver/parents"), "id", "hubformdata_id", build)
     assert sorted(set(seen)) == [3] and (again.parents_built, again.parents_kept) == (1, 2)
-    eager = derive_changed(None, changed, "id", "hubformdata_id", hubformdata_fields).rows
+    eager = derive(None, changed, "id", "hubformdata_id", hubformdata_fields).rows
     assert again.rows.sort("hubformdata_id", "field").equals(eager.sort("hubformdata_id", "field"))
 
 
@@ -111,15 +119,18 @@ def test_building_in_blocks_of_parents_equals_one_block_and_unchanged_parents_me
 
     submissions = hashed(pl.DataFrame({"id": [5, 1, 4, 2, 3], "form_id": [1, 1, 2, 2, 2],
                                        "data": ['{"a": 1}', '{"a": "x", "b": true}', '{"c": [1]}', "[]", '{"d": null}']}))
-    whole = derive_changed(None, submissions, "id", "hubformdata_id", hubformdata_fields)
+    whole = derive(None, submissions, "id", "hubformdata_id", hubformdata_fields)
     build, seen = counting(hubformdata_fields)
-    blocks = derive_changed(None, submissions, "id", "hubformdata_id", build, parents_per_build=2)
+    blocks = derive(None, submissions, "id", "hubformdata_id", build, parents_per_build=2)
     assert sorted(seen) == [1, 2, 3, 4, 5] and blocks.parents_built == 5 and not blocks.unchanged
     assert blocks.rows.sort("hubformdata_id", "field").equals(whole.rows.sort("hubformdata_id", "field"))
-    again = derive_changed(blocks.rows, submissions, "id", "hubformdata_id", hubformdata_fields, parents_per_build=2)
+    again = derive(blocks.rows, submissions, "id", "hubformdata_id", hubformdata_fields, parents_per_build=2)
     # a parent without rows (an empty form) leaves nothing to say it is unchanged: built again, to no rows
     rowless = 5 - blocks.rows["hubformdata_id"].n_unique()
     assert rowless > 0 and (again.parents_built, again.parents_kept, again.unchanged) == (rowless, 5 - rowless, True)
-    fewer = derive_changed(blocks.rows, submissions.filter(pl.col("id") != 4), "id", "hubformdata_id", hubformdata_fields)
+    lazily = derive_changed(blocks.rows.lazy(), submissions.lazy(), "id", "hubformdata_id", hubformdata_fields)
+    assert lazily.unchanged and lazily.rows.collect().sort("hubformdata_id", "field").equals(
+        blocks.rows.sort("hubformdata_id", "field"))  # a scanned previous table: the same answer
+    fewer = derive(blocks.rows, submissions.filter(pl.col("id") != 4), "id", "hubformdata_id", hubformdata_fields)
     # a parent gone: its rows dropped, so the table changed although nothing was built from a document
     assert 4 not in fewer.rows["hubformdata_id"].to_list() and not fewer.unchanged

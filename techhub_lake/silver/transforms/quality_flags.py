@@ -10,14 +10,17 @@ def _is_positive(column: str) -> bool:
     return column.endswith("_valid") or column.startswith("dq_has_") or column == "dq_profile_complete"
 
 
-def quality_counts(frame: pl.DataFrame) -> dict[str, int]:
+def quality_counts(frame: pl.DataFrame | pl.LazyFrame) -> dict[str, int]:
     """How many rows have each problem: True ``dq_*`` problem flags, and ``not_<flag>`` for the flags
-    that name the good case (``*_valid``, ``dq_has_*``, ``dq_profile_complete``)."""
-    booleans = [c for c in frame.columns if frame.schema[c] == pl.Boolean and (c.startswith("dq_") or _is_positive(c))]
+    that name the good case (``*_valid``, ``dq_has_*``, ``dq_profile_complete``). A lazy frame (a
+    scanned table) reads only the flag columns."""
+    frame = frame.lazy()
+    schema = frame.collect_schema()
+    booleans = [c for c, dtype in schema.items() if dtype == pl.Boolean and (c.startswith("dq_") or _is_positive(c))]
     flags = [c for c in booleans if not _is_positive(c)]
     valid = [c for c in booleans if _is_positive(c)]
     if not flags and not valid:
         return {}
     totals = frame.select([pl.col(c).fill_null(False).sum().alias(c) for c in flags]
-                          + [(~pl.col(c).fill_null(False)).sum().alias(f"not_{c}") for c in valid])
+                          + [(~pl.col(c).fill_null(False)).sum().alias(f"not_{c}") for c in valid]).collect()
     return {k: int(v) for k, v in totals.row(0, named=True).items()}

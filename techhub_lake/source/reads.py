@@ -146,7 +146,7 @@ def stream_query(cur, query: str, batch_size_hint: int, table: CatalogTable) -> 
 
 def read_rows_by_key(cur, table: CatalogTable, catalog_path: str, keys: list) -> pa.Table:
     """The current rows of some keys (single-column keys), typed as bronze types them, with their version:
-    what the reconciliation re-reads for rows whose hash changed."""
+    what the reconciliation re-reads for rows whose version changed."""
     plan = read_plan(cur, table, catalog_path)
     (key,) = table.primary_key
     batches = []

@@ -188,11 +188,12 @@ def build_child_asset(child: ChildTable, catalog: Catalog) -> dg.AssetsDefinitio
         # the previous table scanned too: unchanged, only its keys and parent hashes are read
         derived = derive_changed(scan_delta(files, relative), parent_rows, "id", child.parent_key_column, child.build)
         built, parents = derived.parents_built, derived.parents_built + derived.parents_kept
-        table = derived.rows
-        if not derived.unchanged:
-            table = derived.rows.sort(list(child.key)).collect()
-            write_delta(files, relative, table, "overwrite", schema_mode="overwrite")
-        table = table.lazy()
+        if derived.unchanged:
+            table = derived.rows
+        else:
+            written = derived.rows.sort(list(child.key)).collect()
+            write_delta(files, relative, written, "overwrite", schema_mode="overwrite")
+            table = written.lazy()
         count = table.select(pl.len()).collect().item()
         metadata = {
             "dagster/row_count": dg.MetadataValue.int(count),

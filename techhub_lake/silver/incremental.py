@@ -8,8 +8,8 @@ gone. Parsing is what such a table costs (32 JSON fields and an XML document per
 at scale 1, every refresh); after a churn batch a few hundred parents change.
 
 The result is written whole, in one overwrite commit, as before: readers see the old table or the
-new one; when nothing was built and no row dropped it is not written at all (``unchanged``). A derivation that depends on more than its own parent row cannot use this and is rebuilt
-whole.
+new one; when nothing was built and no row dropped it is not written at all (``unchanged``). A
+derivation that depends on more than its own parent row cannot use this and is rebuilt whole.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ Django's ``QuerySet.update()`` and ``ON DELETE SET NULL`` cascades rewrite rows 
 ``updated_at``. Bronze keeps, for every incremental row, the row's version in PostgreSQL (``xmin``,
 the transaction that last wrote it; any UPDATE gives the row a new one); this pass asks PostgreSQL
 for the version of every live row (only keys and versions cross the wire, in one read-only
-snapshot), re-reads just the rows whose version differs or that silver lacks, and merges them, together with the deletes, in one commit. Repairs go straight to silver (bronze
-stays the record of what each extraction saw) and are logged in ``silver/techhub/_reconciliations``.
+snapshot), re-reads just the rows whose version differs or that silver lacks, and merges them,
+together with the deletes, in one commit. Repairs go straight to silver (bronze stays the record of
+what each extraction saw) and are logged in ``silver/techhub/_reconciliations``.
 """
 
 from __future__ import annotations

@@ -15,18 +15,6 @@ def json_raw(column: str, path: str) -> pl.Expr:
     return pl.col(column).cast(pl.String).str.json_path_match(path)
 
 
-def is_array(column: str, path: str) -> pl.Expr:
-    """Whether the value at ``path`` is a JSON array."""
-    raw = json_raw(column, path)
-    return raw.str.starts_with("[") & raw.str.ends_with("]")
-
-
-def is_object(column: str, path: str) -> pl.Expr:
-    """Whether the value at ``path`` is a JSON object."""
-    raw = json_raw(column, path)
-    return raw.str.starts_with("{") & raw.str.ends_with("}")
-
-
 # An array or an object, as json_path_match prints one; it is replaced by NUL, a character no
 # PostgreSQL text holds, which then becomes NULL.
 _ARRAY_OR_OBJECT = r"(?s)^(?:\[.*\]|\{.*\})$"

@@ -91,6 +91,29 @@ def test_a_refresh_without_new_bronze_changes_nothing(lake_after_first_load):
     assert DeltaTable(lake.uri(silver_table_path(table))).version() == before
 
 
+def test_bronze_read_again_unchanged_moves_the_cursor_without_a_merge(lake_after_first_load):
+    """Every day of ``account_user`` extracted again with nothing changed in the source: the rows
+    silver holds as they are reach no MERGE, and a commit without files records how far bronze was
+    read, so the next refresh does not read these files again."""
+    from techhub_lake.bronze.assets import extract_and_record
+    from techhub_lake.bronze.metadata_log import read_extraction_logs
+    from techhub_lake_tests.helpers import days_between
+
+    url, lake, _, _ = lake_after_first_load
+    table = CATALOG.table("account_user")
+    path = silver_table_path(table)
+    before = DeltaTable(lake.uri(path))
+    extract_and_record(url, lake, table, CATALOG, run_id="again", snapshot_day=None,
+                       days=days_between(CATALOG, dt.date(2019, 1, 1), dt.datetime.now(ALMATY).date()))
+    outcome = merge_current_state(url, lake, table, run_id="again")
+    assert outcome.files_read > 0 and outcome.rows_read > 0
+    assert (outcome.inserted, outcome.updated, outcome.deleted) == (0, 0, 0)
+    after = DeltaTable(lake.uri(path))
+    assert after.version() == before.version() + 1 and sorted(after.file_uris()) == sorted(before.file_uris())
+    assert silver_cursor(lake, table) == read_extraction_logs(lake, table.name)[-1]["finished_at"]
+    assert merge_current_state(url, lake, table, run_id="again").files_read == 0
+
+
 def test_churn_then_incremental_refresh_equals_the_source_but_for_silent_updates(lake_after_first_load):
     url, lake, root, _ = lake_after_first_load
     report = churn_source(url, seed=22)

@@ -17,9 +17,11 @@ from techhub_lake.lake.storage import LakeFiles
 TABLE_PROPERTIES = {"delta.checkpointInterval": "10"}
 
 
-def write_delta(lake: LakeFiles, relative: str, data: pa.Table | pl.DataFrame, mode: str, **options) -> None:
+def write_delta(lake: LakeFiles, relative: str, data: pa.Table | pa.RecordBatchReader | pl.DataFrame, mode: str,
+                **options) -> None:
     """Write ``data`` to a lake table (``write_deltalake``'s ``mode`` and options), with the lake's
-    storage options; a table this creates gets ``TABLE_PROPERTIES``."""
+    storage options; a table this creates gets ``TABLE_PROPERTIES``. A ``RecordBatchReader`` is
+    written as it is read, in one commit."""
     rows = data.to_arrow() if isinstance(data, pl.DataFrame) else data
     write_deltalake(lake.uri(relative), rows, mode=mode, storage_options=lake.storage_options(),
                     configuration=TABLE_PROPERTIES, **options)

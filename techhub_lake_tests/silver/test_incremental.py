@@ -13,10 +13,18 @@ from techhub_lake.silver.incremental import PARENT_HASH, derive_changed
 from techhub_lake.silver.techpark import service_report_v2
 
 
-def derive(*args, **options):
-    """``derive_changed`` with its (lazy) table collected, as the assets collect it to write it."""
+@dataclasses.dataclass(frozen=True)
+class Derived:
+    rows: pl.DataFrame
+    parents_built: int
+    parents_kept: int
+    unchanged: bool
+
+
+def derive(*args, **options) -> Derived:
+    """``derive_changed`` with its blocks collected into one table."""
     derived = derive_changed(*args, **options)
-    return dataclasses.replace(derived, rows=derived.rows.collect())
+    return Derived(derived.collect(), derived.parents_built, derived.parents_kept, derived.unchanged)
 
 
 def hashed(frame: pl.DataFrame) -> pl.DataFrame:
@@ -129,8 +137,40 @@ def test_building_in_blocks_of_parents_equals_one_block_and_unchanged_parents_me
     rowless = 5 - blocks.rows["hubformdata_id"].n_unique()
     assert rowless > 0 and (again.parents_built, again.parents_kept, again.unchanged) == (rowless, 5 - rowless, True)
     lazily = derive_changed(blocks.rows.lazy(), submissions.lazy(), "id", "hubformdata_id", hubformdata_fields)
-    assert lazily.unchanged and lazily.rows.collect().sort("hubformdata_id", "field").equals(
+    assert lazily.unchanged and lazily.collect().sort("hubformdata_id", "field").equals(
         blocks.rows.sort("hubformdata_id", "field"))  # a scanned previous table: the same answer
     fewer = derive(blocks.rows, submissions.filter(pl.col("id") != 4), "id", "hubformdata_id", hubformdata_fields)
     # a parent gone: its rows dropped, so the table changed although nothing was built from a document
     assert 4 not in fewer.rows["hubformdata_id"].to_list() and not fewer.unchanged
+
+
+def test_the_table_is_streamed_in_blocks_of_parents_in_key_order(tmp_path):
+    """What the assets write: one block of parents at a time (kept rows read from the previous table,
+    changed ones built), in key order, and the Delta table written from the stream equals a whole
+    rebuild."""
+    from techhub_lake.lake.delta import read_delta, write_delta
+    from techhub_lake.lake.storage import LakeFiles
+    from techhub_lake.silver.children import hubformdata_fields
+
+    documents = ['{"a": 1}', '{"a": "x", "b": true}', '{"c": [1]}', '{"d": 4, "e": 5}', '{"f": "six"}']
+    submissions = hashed(pl.DataFrame({"id": [5, 3, 1, 4, 2], "form_id": [1, 1, 2, 2, 2], "data": documents}))
+    lake = LakeFiles(str(tmp_path))
+    write_delta(lake, "silver/fields", derive(None, submissions, "id", "hubformdata_id", hubformdata_fields).rows,
+                "overwrite")
+    changed = hashed(submissions.drop(ROW_HASH).with_columns(
+        pl.when(pl.col("id").is_in([2, 5])).then(pl.lit('{"z": 0}')).otherwise(pl.col("data")).alias("data")))
+    build, seen = counting(hubformdata_fields)
+    previous = read_delta(lake, "silver/fields").lazy()
+    derived = derive_changed(previous, changed.lazy(), "id", "hubformdata_id", build, parents_per_build=2,
+                             parents_per_block=2)
+    blocks = list(derived.blocks())
+    assert [sorted(b["hubformdata_id"].unique().to_list()) for b in blocks] == [[1, 2], [3, 4], [5]]
+    # blocks end after parents_per_build parents to build (2 and 5 here), or parents_per_block parents
+    wider = derive_changed(previous, changed.lazy(), "id", "hubformdata_id", hubformdata_fields, parents_per_build=2)
+    assert [sorted(b["hubformdata_id"].unique().to_list()) for b in wider.blocks()] == [[1, 2, 3, 4], [5]]
+    assert pl.concat(blocks)["hubformdata_id"].is_sorted()
+    assert sorted(set(seen)) == [2, 5] and not derived.unchanged
+    write_delta(lake, "silver/fields", derived.arrow_stream(), "overwrite", schema_mode="overwrite")
+    written = read_delta(lake, "silver/fields")
+    whole = derive(None, changed, "id", "hubformdata_id", hubformdata_fields).rows
+    assert written.sort("hubformdata_id", "field").equals(whole.sort("hubformdata_id", "field"))

@@ -158,3 +158,21 @@ def test_a_table_switched_from_incremental_to_cdc_carries_on(new_database, tmp_p
         assert dim.filter(pl.col(IS_CURRENT))["company_id"].is_unique().all()
     finally:
         cdc.drop(url)
+
+
+def test_a_snapshot_of_wide_rows_is_applied_in_chunks_of_fewer_rows(tmp_path):
+    """Chunks of a snapshot hold about the same bytes, not the same rows: a table of 3 KB JSON
+    documents gets chunks of fewer rows than one of numbers, within the floor and the cap."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = 200_000
+    narrow, wide = tmp_path / "narrow.parquet", tmp_path / "wide.parquet"
+    pq.write_table(pa.table({"id": range(rows)}), narrow)
+    documents = [f'{{"n": {i}, "text": "{"абв" * 1000}{i}"}}' for i in range(rows // 10)]
+    pq.write_table(pa.table({"id": range(rows // 10), "data": documents}), wide, compression="none")
+    assert stream_state.snapshot_rows_per_chunk(pq.ParquetFile(narrow)) == stream_state.SNAPSHOT_ROWS_PER_CHUNK
+    per_chunk = stream_state.snapshot_rows_per_chunk(pq.ParquetFile(wide))
+    # a chunk holds about BRONZE_BYTES_PER_APPEND of the file (~6 KB a row, uncompressed here)
+    chunk_bytes = per_chunk * wide.stat().st_size / (rows // 10)
+    assert 1_000 <= per_chunk < rows // 10 and abs(chunk_bytes / stream_state.BRONZE_BYTES_PER_APPEND - 1) < 0.05

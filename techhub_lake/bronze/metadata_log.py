@@ -14,9 +14,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+import polars as pl
 import pyarrow as pa
 
-from techhub_lake.lake.delta import open_delta, write_delta
+from techhub_lake.lake.delta import open_delta, read_columns, table_schema, write_delta
 from techhub_lake.lake.layout import EXTRACTION_LOGS, SCHEMA_VERSIONS
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.source.arrow_types import SourceColumn, bronze_schema
@@ -74,7 +75,9 @@ def schema_fingerprint(columns: list[SourceColumn]) -> tuple[str, str]:
 
 def _read(lake: LakeFiles, relative: str, table: str) -> pa.Table | None:
     delta = open_delta(lake, relative)
-    return None if delta is None else delta.to_pyarrow_table(filters=[("table", "=", table)])
+    if delta is None:
+        return None
+    return read_columns(delta, table_schema(delta).names, pl.col("table") == table).to_arrow()
 
 
 def _append(lake: LakeFiles, relative: str, rows: pa.Table) -> None:

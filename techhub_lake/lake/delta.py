@@ -74,3 +74,17 @@ def scan_delta(lake: LakeFiles, relative: str) -> pl.LazyFrame | None:
     """
     delta = open_delta(lake, relative)
     return None if delta is None else pl.scan_delta(delta)
+
+
+def table_schema(delta: DeltaTable) -> pa.Schema:
+    """A Delta table's schema as Arrow, from its log. (``to_pyarrow_dataset().schema`` gives the same
+    but first builds a dataset of every file: 0.12 s for a silver table of 10 files, on every call.)"""
+    return pa.schema(delta.schema().to_arrow())
+
+
+def read_columns(delta: DeltaTable, columns: list[str], where: pl.Expr | None = None) -> pl.DataFrame:
+    """Some columns of a Delta table, the rows ``where`` holds (all without it), read by polars'
+    Delta scan: reading the extraction log's rows of one table took 0.20 s through a pyarrow
+    dataset and 0.04 s so, and a silver step reads such small things several times."""
+    frame = pl.scan_delta(delta).select(columns)
+    return (frame if where is None else frame.filter(where)).collect()

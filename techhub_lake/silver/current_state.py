@@ -21,7 +21,7 @@ from deltalake import CommitProperties, DeltaTable
 from techhub_lake.bronze.metadata_log import latest_bronze_schema
 from techhub_lake.catalog import CatalogTable, Partitioning
 from techhub_lake.faults import fault_point
-from techhub_lake.lake.delta import open_delta, write_delta
+from techhub_lake.lake.delta import open_delta, read_columns, table_schema, write_delta
 from techhub_lake.lake.storage import FileStat, LakeFiles
 from techhub_lake.silver.bronze_changes import (
     EXTRACTED_AT,
@@ -144,7 +144,7 @@ def source_keys(url: str, table: CatalogTable, statement_timeout_ms: int | None)
 def silver_rows(lake: LakeFiles, path: str, table: CatalogTable, rows: pl.DataFrame) -> pl.DataFrame:
     """The changed rows with silver's derived columns (dynamic ones known to the table included)."""
     target = open_delta(lake, path)
-    known = set(target.to_pyarrow_dataset().schema.names) if target is not None else set()
+    known = set(table_schema(target).names) if target is not None else set()
     return enrich(table, rows, known)
 
 
@@ -190,7 +190,7 @@ def current_keys(lake: LakeFiles, path: str, table: CatalogTable) -> pl.DataFram
     delta = open_delta(lake, path)
     if delta is None:
         return pl.DataFrame()
-    return pl.from_arrow(delta.to_pyarrow_table(columns=list(table.primary_key)))
+    return read_columns(delta, list(table.primary_key))
 
 
 def merge_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, run_id: str = "",
@@ -331,7 +331,7 @@ def apply_changes(lake: LakeFiles, path: str, table: CatalogTable, upserts: pl.D
     if not written and target is not None and commit and any(latest_commit_value(lake, path, k) != v
                                                               for k, v in commit.items()):
         # nothing changed, but bronze moved on: a commit without files records the new cursor
-        write_delta(lake, path, target.to_pyarrow_dataset().schema.empty_table(), "append",
+        write_delta(lake, path, table_schema(target).empty_table(), "append",
                     commit_properties=CommitProperties(custom_metadata=commit))
     if gone.height:
         _log_tombstones(lake, table, gone, run_id)
@@ -342,7 +342,7 @@ def held_versions(target: DeltaTable, table: CatalogTable) -> pl.DataFrame:
     extraction time and watermark (only these columns of the table are read)."""
     names = set(target.schema().to_arrow().names)
     columns = [c for c in dict.fromkeys([*table.primary_key, ROW_HASH, EXTRACTED_AT, table.watermark]) if c in names]
-    return pl.from_arrow(target.to_pyarrow_table(columns=columns))
+    return read_columns(target, columns)
 
 
 @dataclass(frozen=True)
@@ -381,7 +381,7 @@ def replacement_of(table: CatalogTable, target: DeltaTable | None, held: pl.Data
     key = table.primary_key[0]
     if not (held.schema[key].is_integer() or held.schema[key] == pl.String):
         return None
-    rows = upserts if upserts is not None else pl.from_arrow(target.to_pyarrow_dataset().schema.empty_table())
+    rows = upserts if upserts is not None else pl.from_arrow(table_schema(target).empty_table())
     if rows.height and not set(target.schema().to_arrow().names) <= set(rows.columns):
         return None
     if rows.height:
@@ -424,7 +424,7 @@ def _merge_changes(lake: LakeFiles, path: str, table: CatalogTable, target: Delt
     """Upserts and deletes in one MERGE; False when there is neither."""
     parts = []
     if target is not None and gone.height:  # tombstone rows carry every column (as NULL) for the MERGE
-        parts.append(pl.from_arrow(target.to_pyarrow_dataset().schema.empty_table())
+        parts.append(pl.from_arrow(table_schema(target).empty_table())
                      .with_columns(pl.lit(False).alias(DELETED)))
     if upserts is not None and upserts.height:
         parts.append(upserts.with_columns(pl.lit(False).alias(DELETED)))
@@ -444,7 +444,7 @@ def _widen_for(lake: LakeFiles, path: str, target: DeltaTable, upserts: pl.DataF
     source column changed type (``schema_drift``). delta-rs has no ALTER COLUMN TYPE, so a widened
     table is rewritten once, in one overwrite commit: readers see the old table or the new one,
     and time travel keeps the old."""
-    existing = pl.from_arrow(target.to_pyarrow_dataset().schema.empty_table()).schema
+    existing = pl.from_arrow(table_schema(target).empty_table()).schema
     changes = type_changes(existing, upserts.schema, where=f"silver {path}")
     if not changes:
         return upserts
@@ -498,13 +498,13 @@ def record_table_state(lake: LakeFiles, path: str, outcome: MergeOutcome) -> Non
     """Fill in the table's version, row count, schema and quality totals after a change."""
     delta = open_delta(lake, path)
     if delta is not None:
-        dataset = delta.to_pyarrow_dataset()
+        rows = pl.scan_delta(delta)  # only the flag columns are read
         outcome.version = delta.version()
-        outcome.rows = dataset.count_rows()
-        outcome.schema = dataset.schema
-        flagged = [c for c in dataset.schema.names if c.startswith("dq_") or c.endswith("_valid")]
+        outcome.rows = rows.select(pl.len()).collect().item()
+        outcome.schema = table_schema(delta)
+        flagged = [c for c in outcome.schema.names if c.startswith("dq_") or c.endswith("_valid")]
         if flagged:
-            outcome.quality = quality_counts(pl.from_arrow(dataset.to_table(columns=flagged)))
+            outcome.quality = quality_counts(rows.select(flagged))
 
 
 def _log_tombstones(lake: LakeFiles, table: CatalogTable, gone: pl.DataFrame, run_id: str) -> None:

@@ -71,7 +71,10 @@ def derive_changed(previous: pl.DataFrame | pl.LazyFrame | None, parents: pl.Dat
     other columns (the JSON documents, most of its bytes) only for the parents built; of
     ``previous`` only its keys and parent hashes, until the blocks are read. A block covers a range
     of at most ``parents_per_block`` parents in key order, of which about ``parents_per_build`` (at
-    most twice that) are built, so memory holds one block's documents and rows."""
+    most twice that) are built, so memory holds one block's documents and rows. When no row is kept
+    (a first build), a block is the next ``parents_per_build`` rows of the parent table as it is
+    stored: selecting a block's keys made every block scan the whole parent table (0.13 s a block
+    for `service_hubformdata` at scale 2, 0.01 s a slice)."""
     parents = parents.lazy()
     versions = (parents.select(pl.col(parent_key).alias(child_key), pl.col(ROW_HASH).alias(PARENT_HASH))
                 .collect().sort(child_key))
@@ -106,6 +109,11 @@ def derive_changed(previous: pl.DataFrame | pl.LazyFrame | None, parents: pl.Dat
     def blocks() -> Iterator[pl.DataFrame]:
         if unchanged:
             yield previous.select(schema.names()).collect()
+            return
+        if not kept.height:  # every parent built: slices of the parent table in its own order, each read once
+            for start in range(0, versions.height, parents_per_build):
+                built = build(parents.slice(start, parents_per_build).collect())
+                yield built.join(versions, on=child_key, how="left").select(schema.names()).cast(schema)
             return
         for first, last in bounds.select("first", "last").iter_rows():
             span = pl.col(child_key).is_between(first, last)

@@ -18,7 +18,7 @@ import polars as pl
 import pyarrow as pa
 
 from techhub_lake.catalog import CatalogTable, Strategy
-from techhub_lake.lake.delta import open_delta, write_delta
+from techhub_lake.lake.delta import open_delta, read_columns, table_schema, write_delta
 from techhub_lake.lake.storage import LakeFiles
 from techhub_lake.silver.bronze_changes import EXTRACTED_AT
 from techhub_lake.silver.current_state import (
@@ -68,8 +68,8 @@ def reconcile_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, c
         return None
     (key,) = table.primary_key
     append_only = table.strategy == Strategy.APPEND
-    versioned = not append_only and SOURCE_VERSION in target.to_pyarrow_dataset().schema.names
-    silver = pl.from_arrow(target.to_pyarrow_table(columns=[key, SOURCE_VERSION] if versioned else [key]))
+    versioned = not append_only and SOURCE_VERSION in table_schema(target).names
+    silver = read_columns(target, [key, SOURCE_VERSION] if versioned else [key])
     with arrow_snapshot(url, application_name=f"techhub-lake reconcile {table.name}",
                         statement_timeout_ms=statement_timeout_ms) as cur:
         source = pl.from_arrow(source_row_versions(cur, table, versions=not append_only))
@@ -89,7 +89,7 @@ def reconcile_current_state(url: str, lake: LakeFiles, table: CatalogTable, *, c
     if rows is not None and rows.num_rows:
         now = dt.datetime.now(dt.UTC)
         frame = pl.from_arrow(rows).with_columns(pl.lit(now, pl.Datetime("us", "UTC")).alias(EXTRACTED_AT))
-        upserts = enrich(table, latest_versions(frame, table), set(target.to_pyarrow_dataset().schema.names))
+        upserts = enrich(table, latest_versions(frame, table), set(table_schema(target).names))
     apply_changes(lake, path, table, upserts, gone, None, report.outcome, run_id)
     record_table_state(lake, path, report.outcome)
     outcome = report.outcome

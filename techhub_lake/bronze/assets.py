@@ -93,6 +93,26 @@ def run_summary(extraction: Extraction, version: SchemaVersion, lake: LakeFiles,
     return metadata
 
 
+def rows_by_month(extraction: Extraction) -> str:
+    """The run's rows, bytes and files per month, as a markdown table: what the days older than
+    ``PER_DAY_METADATA_DAYS`` report in place of their own metadata."""
+    months: dict[str, list[int]] = {}
+    for f in extraction.files:
+        totals = months.setdefault(f.day.strftime("%Y-%m"), [0, 0, 0])
+        totals[0] += f.rows
+        totals[1] += f.bytes
+        totals[2] += 1
+    return markdown_table(["month", "rows", "bytes", "days with rows"],
+                          ((m, f"{r:,}", f"{b:,}", str(n)) for m, (r, b, n) in sorted(months.items())))
+
+
+# Days of a run, counted back from its last, that get metadata of their own. Dagster keeps the
+# metadata of a run's partitions in one immutable mapping that it copies and type-checks whole on
+# each partition's addition, so a run over n days with rows costs O(n^2): `account_user`'s 2,862 days
+# took 6.9-7.2 s to record, 5.3-5.7 s with the last 92 days (a first load's 22 daily tables, ~25 s).
+PER_DAY_METADATA_DAYS = 92
+
+
 def bronze_metadata(extraction: Extraction, version: SchemaVersion, lake: LakeFiles,
                     days: list[DayWindow] | None) -> tuple[dict[str, dg.MetadataValue], dict[str, dict]]:
     """What a materialization reports: metadata shared by every partition of the run, and per
@@ -100,9 +120,11 @@ def bronze_metadata(extraction: Extraction, version: SchemaVersion, lake: LakeFi
 
     A first load records ~2,900 partitions per table in one run; Dagster copies the shared metadata
     into each partition's event, so it stays a few small values, and the summary (schema, preview,
-    query, file list) goes on the last partition only: that event is what the asset page shows as
-    the latest materialization. Metadata per partition costs Dagster a scan of the run's range each,
-    so only days with rows get it (a day without rows has no file, and no row count)."""
+    query, file list, rows by month) goes on the last partition only: that event is what the asset
+    page shows as the latest materialization. Only days with rows in the run's last
+    ``PER_DAY_METADATA_DAYS`` days get metadata of their own (a day without rows has no file and
+    no row count; an older day is in the summary's rows by month): a daily refresh or a backfill
+    of a few months reports every day, a first load its recent months."""
     shared: dict[str, dg.MetadataValue] = {
         "path": dg.MetadataValue.path(lake.uri(bronze_table_dir(extraction.table))),
         "schema_version": dg.MetadataValue.int(version.version),
@@ -113,10 +135,12 @@ def bronze_metadata(extraction: Extraction, version: SchemaVersion, lake: LakeFi
         return shared | summary | {"dagster/row_count": dg.MetadataValue.int(extraction.rows)}, {}
     shared["partitions"] = dg.MetadataValue.text(
         days[0].day.isoformat() if len(days) == 1 else f"{days[0].day.isoformat()} .. {days[-1].day.isoformat()}")
+    recent = days[-1].day - dt.timedelta(days=PER_DAY_METADATA_DAYS - 1)
     per_day: dict[str, dict] = {
         f.day.isoformat(): {"dagster/row_count": dg.MetadataValue.int(f.rows), "rows": dg.MetadataValue.int(f.rows),
                             "bytes": dg.MetadataValue.int(f.bytes), "file": dg.MetadataValue.path(lake.uri(f.path))}
-        for f in extraction.files}
+        for f in extraction.files if f.day >= recent}
+    summary["rows_by_month"] = dg.MetadataValue.md(rows_by_month(extraction))
     last = days[-1].day.isoformat()
     per_day[last] = per_day.get(last, {"dagster/row_count": dg.MetadataValue.int(0), "rows": dg.MetadataValue.int(0)}) | summary
     return shared, per_day

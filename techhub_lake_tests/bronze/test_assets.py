@@ -107,6 +107,25 @@ def test_a_new_source_column_appears_in_bronze_and_as_a_new_schema_version(new_d
     assert [v["version"] for v in versions] == [1, 2] and '"telegram"' in versions[1]["columns"]
 
 
+def test_a_long_range_reports_its_recent_days_each_and_every_month_in_the_summary(generated_source, tmp_path,
+                                                                                   dagster_instance, monkeypatch):
+    """Past ``PER_DAY_METADATA_DAYS`` days back from a run's last, days get no metadata of their own
+    (Dagster's cost per partition grows with the run's days); the last partition's summary has
+    every month's rows, adding up to the run's."""
+    from techhub_lake.bronze import assets as bronze_assets
+
+    monkeypatch.setattr(bronze_assets, "PER_DAY_METADATA_DAYS", 5)
+    result = run(CATALOG, "account_user", generated_source, tmp_path / "lake", dagster_instance, tags=RANGE)
+    by_day = {e.partition: e.metadata for e in result.asset_materializations_for_node("bronze_account_user")}
+    assert len(by_day) == 12  # every partition is recorded
+    with_rows = sorted(day for day, m in by_day.items() if "rows" in m)
+    assert with_rows and with_rows[0] >= "2026-10-27"  # 10-27 .. 10-31: the last 5 days
+    summary = by_day["2026-10-31"]
+    months = [line.split("|") for line in summary["rows_by_month"].value.splitlines()[2:]]
+    assert [m[1].strip() for m in months] == ["2026-10"]
+    assert sum(int(m[2].strip().replace(",", "")) for m in months) == summary["run_rows"].value > 0
+
+
 def test_a_full_table_is_a_snapshot_of_the_run_day(generated_source, tmp_path, dagster_instance):
     lake = tmp_path / "lake"
     result = run(CATALOG, "core_city", generated_source, lake, dagster_instance)

@@ -321,8 +321,8 @@ def apply_changes(lake: LakeFiles, path: str, table: CatalogTable, upserts: pl.D
         target = open_delta(lake, path)
     held = held_versions(target, table) if target is not None else None
     if held is not None and upserts is not None and upserts.height and ROW_HASH in held.columns:
-        upserts = upserts.join(held.select(*table.primary_key, ROW_HASH).cast(upserts.select(*table.primary_key, ROW_HASH).schema),
-                               on=[*table.primary_key, ROW_HASH], how="anti")
+        versions = [*table.primary_key, ROW_HASH]
+        upserts = upserts.join(held.select(versions).cast(upserts.select(versions).schema), on=versions, how="anti")
     replacement = replacement_of(table, target, held, upserts, gone)
     if replacement is not None:
         written = replace_keys(lake, path, table, replacement, commit, outcome)
@@ -340,7 +340,7 @@ def apply_changes(lake: LakeFiles, path: str, table: CatalogTable, upserts: pl.D
 def held_versions(target: DeltaTable, table: CatalogTable) -> pl.DataFrame:
     """What silver holds of each key that decides whether a row replaces it: its ``_row_hash``,
     extraction time and watermark (only these columns of the table are read)."""
-    names = set(target.schema().to_arrow().names)
+    names = set(table_schema(target).names)
     columns = [c for c in dict.fromkeys([*table.primary_key, ROW_HASH, EXTRACTED_AT, table.watermark]) if c in names]
     return read_columns(target, columns)
 
@@ -382,7 +382,7 @@ def replacement_of(table: CatalogTable, target: DeltaTable | None, held: pl.Data
     if not (held.schema[key].is_integer() or held.schema[key] == pl.String):
         return None
     rows = upserts if upserts is not None else pl.from_arrow(table_schema(target).empty_table())
-    if rows.height and not set(target.schema().to_arrow().names) <= set(rows.columns):
+    if rows.height and not set(table_schema(target).names) <= set(rows.columns):
         return None
     if rows.height:
         suffixed = held.rename({c: f"{c}_held" for c in held.columns if c != key})

@@ -188,7 +188,7 @@ def build_child_asset(child: ChildTable, catalog: Catalog) -> dg.AssetsDefinitio
         # the previous table scanned too: unchanged, only its keys and parent hashes are read
         derived = derive_changed(scan_delta(files, relative), parent_rows, "id", child.parent_key_column, child.build)
         built, parents = derived.parents_built, derived.parents_built + derived.parents_kept
-        if not derived.unchanged:  # streamed a block of parents at a time, in key order
+        if not derived.unchanged:  # streamed a block at a time
             write_delta(files, relative, derived.arrow_stream(), "overwrite", schema_mode="overwrite")
         table = scan_delta(files, relative)
         count = table.select(pl.len()).collect().item()

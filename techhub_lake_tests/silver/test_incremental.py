@@ -144,10 +144,10 @@ def test_building_in_blocks_of_parents_equals_one_block_and_unchanged_parents_me
     assert 4 not in fewer.rows["hubformdata_id"].to_list() and not fewer.unchanged
 
 
-def test_the_table_is_streamed_in_blocks_of_parents_in_key_order(tmp_path):
-    """What the assets write: one block of parents at a time (kept rows read from the previous table,
-    changed ones built), in key order, and the Delta table written from the stream equals a whole
-    rebuild."""
+def test_the_table_is_streamed_in_bounded_blocks_each_row_read_once(tmp_path):
+    """What the assets write, a block at a time: the kept rows, read from the previous table a slice
+    at a time, then the rows built for the changed parents; the Delta table written from the
+    stream equals a whole rebuild."""
     from techhub_lake.lake.delta import read_delta, write_delta
     from techhub_lake.lake.storage import LakeFiles
     from techhub_lake.silver.children import hubformdata_fields
@@ -163,14 +163,15 @@ def test_the_table_is_streamed_in_blocks_of_parents_in_key_order(tmp_path):
         pl.when(pl.col("id").is_in([2, 5])).then(pl.lit('{"z": 0}')).otherwise(pl.col("data")).alias("data")))
     build, seen = counting(hubformdata_fields)
     previous = read_delta(lake, "silver/fields").lazy()
-    derived = derive_changed(previous, changed.lazy(), "id", "hubformdata_id", build, parents_per_build=2,
-                             parents_per_block=2)
+    derived = derive_changed(previous, changed.lazy(), "id", "hubformdata_id", build, parents_per_build=1,
+                             kept_rows_per_slice=3)
     blocks = list(derived.blocks())
-    assert [sorted(b["hubformdata_id"].unique().to_list()) for b in blocks] == [[1, 2], [3, 4], [5]]
-    # blocks end after parents_per_build parents to build (2 and 5 here), or parents_per_block parents
-    wider = derive_changed(previous, changed.lazy(), "id", "hubformdata_id", hubformdata_fields, parents_per_build=2)
-    assert [sorted(b["hubformdata_id"].unique().to_list()) for b in wider.blocks()] == [[1, 2, 3, 4], [5]]
-    assert pl.concat(blocks)["hubformdata_id"].is_sorted()
+    # the previous table's 7 rows read once, 3 at a time, keeping those of the unchanged parents;
+    # then the changed parents built, one at a time
+    kept, built = blocks[:-2], blocks[-2:]
+    assert len(kept) == 3 and all(b.height <= 3 for b in kept)
+    assert set(pl.concat(kept)["hubformdata_id"]) == {1, 3, 4}
+    assert [sorted(b["hubformdata_id"].unique()) for b in built] == [[2], [5]]
     assert sorted(set(seen)) == [2, 5] and not derived.unchanged
     write_delta(lake, "silver/fields", derived.arrow_stream(), "overwrite", schema_mode="overwrite")
     written = read_delta(lake, "silver/fields")

@@ -23,6 +23,7 @@ TABLE_PROPERTIES = {"delta.checkpointInterval": "10"}
 # and at most 64 MB, 274 MB. Small row groups also let a later read of a slice decode only its own.
 STREAM_ROW_GROUP_ROWS = 16_384
 STREAM_FILE_BYTES = 64 * 1024 * 1024
+STREAM_COMPRESSION = "SNAPPY"  # delta-rs's own default, as the lake's other writes
 
 
 def write_delta(lake: LakeFiles, relative: str, data: pa.Table | pa.RecordBatchReader | pl.DataFrame, mode: str,
@@ -32,8 +33,9 @@ def write_delta(lake: LakeFiles, relative: str, data: pa.Table | pa.RecordBatchR
     written as it is read, in one commit, in bounded row groups and files (``STREAM_ROW_GROUP_ROWS``)."""
     rows = data.to_arrow() if isinstance(data, pl.DataFrame) else data
     if isinstance(rows, pa.RecordBatchReader):
-        options = {"writer_properties": WriterProperties(max_row_group_size=STREAM_ROW_GROUP_ROWS),
-                   "target_file_size": STREAM_FILE_BYTES} | options
+        # the compression named too: properties given without one make delta-rs write uncompressed files
+        properties = WriterProperties(max_row_group_size=STREAM_ROW_GROUP_ROWS, compression=STREAM_COMPRESSION)
+        options = {"writer_properties": properties, "target_file_size": STREAM_FILE_BYTES} | options
     write_deltalake(lake.uri(relative), rows, mode=mode, storage_options=lake.storage_options(),
                     configuration=TABLE_PROPERTIES, **options)
 

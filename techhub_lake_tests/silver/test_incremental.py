@@ -177,3 +177,23 @@ def test_the_table_is_streamed_in_bounded_blocks_each_row_read_once(tmp_path):
     written = read_delta(lake, "silver/fields")
     whole = derive(None, changed, "id", "hubformdata_id", hubformdata_fields).rows
     assert written.sort("hubformdata_id", "field").equals(whole.sort("hubformdata_id", "field"))
+
+
+def test_a_streamed_table_is_compressed_in_bounded_row_groups(tmp_path):
+    """A stream is written in row groups of ``STREAM_ROW_GROUP_ROWS`` rows, snappy-compressed like
+    every other write of the lake (writer properties without a compression write none)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from techhub_lake.lake import delta
+    from techhub_lake.lake.storage import LakeFiles
+
+    rows = delta.STREAM_ROW_GROUP_ROWS * 2 + 10
+    table = pa.table({"id": range(rows), "text": ["абв" * 20] * rows})
+    lake = LakeFiles(str(tmp_path))
+    delta.write_delta(lake, "silver/t", pa.RecordBatchReader.from_batches(table.schema, table.to_batches(5_000)),
+                      "error")
+    files = delta.open_delta(lake, "silver/t").file_uris()
+    groups = [pq.ParquetFile(f).metadata.row_group(g) for f in files for g in range(pq.ParquetFile(f).num_row_groups)]
+    assert sum(g.num_rows for g in groups) == rows and max(g.num_rows for g in groups) <= delta.STREAM_ROW_GROUP_ROWS
+    assert {g.column(c).compression for g in groups for c in range(g.num_columns)} == {"SNAPPY"}

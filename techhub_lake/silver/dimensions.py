@@ -37,6 +37,12 @@ class DimensionSpec:
     def surrogate_key(self) -> str:
         return f"{self.name.removeprefix('dim_')}_sk"
 
+    @property
+    def source_columns(self) -> list[str]:
+        """The columns of the silver table the dimension reads (not its JSON and texts)."""
+        return list(dict.fromkeys([self.business_key, *self.tracked, self.created_at,
+                                   *([self.changed_at] if self.changed_at else [])]))
+
 
 DIMENSIONS = [
     DimensionSpec("dim_user", "account_user", "id", "user_id",

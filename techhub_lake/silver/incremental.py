@@ -89,9 +89,12 @@ def derive_changed(previous: pl.DataFrame | pl.LazyFrame | None, parents: pl.Dat
         kept = held.join(versions, on=[child_key, PARENT_HASH], how="semi")
     wanted = versions.join(kept, on=[child_key, PARENT_HASH], how="anti")
 
+    def built_from(rows: pl.LazyFrame) -> pl.DataFrame:
+        """``build`` of some parent rows, with their parent hashes, in the table's columns."""
+        return build(rows.collect()).join(versions, on=child_key, how="left").select(schema.names()).cast(schema)
+
     def build_rows(keys: pl.Series) -> pl.DataFrame:
-        built = build(parents.filter(pl.col(parent_key).is_in(keys.implode())).collect())
-        return built.join(versions, on=child_key, how="left").select(schema.names()).cast(schema)
+        return built_from(parents.filter(pl.col(parent_key).is_in(keys.implode())))
 
     # no parent gone and at most a block to build: built now, since a parent that makes no rows (an
     # empty form) is built on every run and the table is unchanged if that is all there is
@@ -115,7 +118,6 @@ def derive_changed(previous: pl.DataFrame | pl.LazyFrame | None, parents: pl.Dat
                 yield build_rows(wanted[child_key].slice(start, parents_per_build))
         else:  # every parent: the parent table as it is stored, a slice at a time
             for start in range(0, versions.height, parents_per_build):
-                built = build(parents.slice(start, parents_per_build).collect())
-                yield built.join(versions, on=child_key, how="left").select(schema.names()).cast(schema)
+                yield built_from(parents.slice(start, parents_per_build))
 
     return Derivation(schema, blocks, wanted.height, versions.height - wanted.height, unchanged)
